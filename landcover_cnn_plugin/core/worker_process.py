@@ -1,0 +1,255 @@
+"""Run a worker job in a child Python process and follow its JSON-lines stream.
+
+TensorFlow must never be imported inside QGIS (QGIS links the system libprotobuf and
+the second copy aborts the program), so the plugin starts
+``python -m landcover_cnn_plugin.worker JOB ... --progress jsonl`` in a child process
+and turns its messages into progress, log lines and a result. This module is pure
+Python so that it can be tested without QGIS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .atomic import remove_partial_files
+
+PYTHON_ENV_VAR = "LANDCOVER_CNN_PYTHON"
+PACKAGE_NAME = "landcover_cnn_plugin"
+# Seconds between SIGTERM and SIGKILL when a canceled worker lingers.
+TERMINATE_GRACE_S = 3.0
+
+
+class WorkerError(RuntimeError):
+    """The worker failed; ``message`` is meant for the user."""
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.parameter = parameter
+
+
+class WorkerCanceled(RuntimeError):
+    """The user canceled; the worker was stopped and partial outputs deleted."""
+
+
+def plugin_parent_dir() -> Path:
+    """Folder that holds the ``landcover_cnn_plugin`` package (goes on the child's PYTHONPATH)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def find_project_venv_python() -> str | None:
+    """The ``.venv`` made by ``make setup`` in a folder above the plugin, if there is one."""
+    for folder in Path(__file__).resolve().parents:
+        candidate = folder / ".venv" / "bin" / "python"
+        if candidate.exists():
+            return str(candidate)
+    return None
+
+
+def resolve_python(setting_value: str | None = None) -> tuple[str, str]:
+    """Choose the worker's interpreter.
+
+    Order: the provider setting, the ``LANDCOVER_CNN_PYTHON`` environment variable,
+    the project's ``.venv``, ``python3`` on PATH.
+
+    Returns
+    -------
+    (path, source) : tuple of str
+        The interpreter and where the choice came from (for messages).
+    """
+    if setting_value and setting_value.strip():
+        return setting_value.strip(), "the provider setting 'Python interpreter with TensorFlow'"
+    env_value = os.environ.get(PYTHON_ENV_VAR, "").strip()
+    if env_value:
+        return env_value, f"the environment variable {PYTHON_ENV_VAR}"
+    venv_python = find_project_venv_python()
+    if venv_python:
+        return venv_python, "the project's .venv"
+    return shutil.which("python3") or sys.executable, "python3 on PATH"
+
+
+HOW_TO_CHOOSE = (
+    "Set 'Python interpreter with TensorFlow' under Processing > Options > Providers > "
+    f"Land cover CNN, or the environment variable {PYTHON_ENV_VAR}, to a Python that has "
+    "tensorflow-cpu, keras, scikit-learn, imbalanced-learn, pandas and matplotlib installed "
+    "(make setup builds one in .venv)."
+)
+
+
+@dataclass
+class WorkerProcess:
+    """One worker job in a child process.
+
+    Parameters
+    ----------
+    job : str
+        Worker sub-command (``check``, ``train``, ``classify``...).
+    args : sequence of str
+        Its command-line arguments.
+    python : str
+        Interpreter that runs the worker.
+    outputs : sequence of str
+        Final output paths; their partial files are deleted on failure or cancel.
+    python_source : str
+        Where ``python`` was chosen from, for messages.
+    """
+
+    job: str
+    args: Sequence[str]
+    python: str
+    outputs: Sequence[str] = ()
+    python_source: str = "the configured interpreter"
+    debug_lines: list[str] = field(default_factory=list)
+    pid: int | None = None  # of the last child started, for diagnostics and tests
+
+    def command(self) -> list[str]:
+        return [self.python, "-m", f"{PACKAGE_NAME}.worker", self.job, *self.args,
+                "--progress", "jsonl"]
+
+    def _environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        parent = str(plugin_parent_dir())
+        env["PYTHONPATH"] = parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env["PYTHONUNBUFFERED"] = "1"
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        env.setdefault("KERAS_BACKEND", "tensorflow")
+        # QGIS sets these for its own Python; a venv interpreter must not inherit them.
+        env.pop("PYTHONHOME", None)
+        return env
+
+    def run(
+        self,
+        on_progress: Callable[[float], None],
+        on_log: Callable[[str, str], None],
+        is_canceled: Callable[[], bool],
+    ) -> dict[str, Any]:
+        """Start the job, stream its messages, return its result.
+
+        Raises
+        ------
+        WorkerCanceled
+            ``is_canceled()`` became true; the child was terminated (then killed).
+        WorkerError
+            The interpreter is missing, the child reported an error, or it died.
+        """
+        if not (os.path.isfile(self.python) or shutil.which(self.python)):
+            raise WorkerError(
+                f"The Python interpreter {self.python} (from {self.python_source}) does not exist. "
+                + HOW_TO_CHOOSE, "PYTHON")
+        try:
+            proc = subprocess.Popen(
+                self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                stdin=subprocess.DEVNULL, env=self._environment(), text=True, bufsize=1,
+                start_new_session=True)
+            self.pid = proc.pid
+        except OSError as exc:
+            raise WorkerError(
+                f"Could not start the Python interpreter {self.python} (from {self.python_source}): "
+                f"{exc}. " + HOW_TO_CHOOSE, "PYTHON") from exc
+
+        lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
+
+        def pump(stream, name: str) -> None:
+            for line in stream:
+                lines.put((name, line.rstrip("\n")))
+            lines.put((name, None))
+
+        threads = [threading.Thread(target=pump, args=(proc.stdout, "out"), daemon=True),
+                   threading.Thread(target=pump, args=(proc.stderr, "err"), daemon=True)]
+        for thread in threads:
+            thread.start()
+
+        result: dict[str, Any] | None = None
+        error: WorkerError | None = None
+        open_streams = 2
+        try:
+            while open_streams:
+                if is_canceled():
+                    self.stop(proc)
+                    raise WorkerCanceled(f"The {self.job} job was canceled.")
+                try:
+                    name, line = lines.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if line is None:
+                    open_streams -= 1
+                    continue
+                if name == "err":
+                    self.debug_lines.append(line)
+                    on_log(line, "debug")
+                    continue
+                message = self._parse(line)
+                if message is None:
+                    on_log(line, "debug")
+                elif message["type"] == "progress":
+                    on_progress(float(message["value"]))
+                elif message["type"] == "log":
+                    on_log(str(message.get("message", "")), str(message.get("level", "info")))
+                elif message["type"] == "result":
+                    result = message.get("data") or {}
+                elif message["type"] == "error":
+                    error = WorkerError(str(message.get("message")), message.get("parameter"))
+            returncode = proc.wait()
+        except BaseException:
+            self.stop(proc)
+            self.cleanup()
+            raise
+        if error is not None:
+            self.cleanup()
+            raise error
+        if returncode != 0 or result is None:
+            self.cleanup()
+            tail = "\n".join(self.debug_lines[-5:])
+            how = (f"was killed by signal {-returncode}" if returncode < 0
+                   else f"exited with code {returncode}")
+            raise WorkerError(
+                f"The worker process ({self.python}) {how} before finishing the {self.job} job. "
+                f"Last messages: {tail or '(none)'}")
+        return result
+
+    @staticmethod
+    def _parse(line: str) -> dict[str, Any] | None:
+        if not line.startswith("{"):
+            return None
+        try:
+            message = json.loads(line)
+        except json.JSONDecodeError:
+            return None
+        return message if isinstance(message, dict) and "type" in message else None
+
+    @staticmethod
+    def stop(proc: subprocess.Popen) -> None:
+        """Terminate the child's whole process group, then kill it if it lingers."""
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + TERMINATE_GRACE_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                return
+            time.sleep(0.05)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def cleanup(self) -> None:
+        """Delete the partial files of every output (the finals are never touched)."""
+        for output in self.outputs:
+            if output:
+                remove_partial_files(output)

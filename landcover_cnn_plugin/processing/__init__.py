@@ -1,0 +1,1 @@
+"""QGIS Processing provider and algorithms (thin: parameters and I/O, then core)."""

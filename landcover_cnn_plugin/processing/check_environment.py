@@ -1,0 +1,42 @@
+"""Check TensorFlow environment: the first thing to run when something is wrong."""
+
+from __future__ import annotations
+
+from qgis.core import QgsProcessingOutputBoolean, QgsProcessingOutputString
+
+from .base import LandcoverAlgorithm
+
+
+class CheckEnvironmentAlgorithm(LandcoverAlgorithm):
+    NAME = "checkenvironment"
+    DISPLAY_NAME = "Check TensorFlow environment"
+    GROUP_ID = "training"
+    HELP = (
+        "This algorithm starts the worker process that trains and applies models and reports "
+        "which Python interpreter it uses, with the versions of Python, TensorFlow, Keras, "
+        "scikit-learn and NumPy, and the devices TensorFlow sees (CPU, GPU).\n\n"
+        "TensorFlow never runs inside QGIS itself. The interpreter is taken from Processing > "
+        "Options > Providers > Land cover CNN > 'Python interpreter with TensorFlow', else from "
+        "the environment variable LANDCOVER_CNN_PYTHON, else from the .venv made by 'make setup', "
+        "else python3. Run this first when training or classification fails to start."
+    )
+    OUTPUTS = {
+        "PYTHON_EXECUTABLE": "Python interpreter",
+        "PYTHON_VERSION": "Python version",
+        "TENSORFLOW_VERSION": "TensorFlow version",
+        "KERAS_VERSION": "Keras version",
+        "SKLEARN_VERSION": "scikit-learn version",
+        "NUMPY_VERSION": "NumPy version",
+        "DEVICES": "Devices",
+    }
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        for name, description in self.OUTPUTS.items():
+            self.addOutput(QgsProcessingOutputString(name, self.tr(description)))
+        self.addOutput(QgsProcessingOutputBoolean("GPU_AVAILABLE", self.tr("GPU available")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        result = self.run_worker("check", [], feedback)
+        outputs = {name: result.get(name.lower(), "") for name in self.OUTPUTS}
+        outputs["GPU_AVAILABLE"] = bool(result.get("gpu_available", False))
+        return outputs

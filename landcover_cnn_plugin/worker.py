@@ -1,0 +1,109 @@
+"""Worker: runs core jobs (check, train, evaluate, compare, classify) outside QGIS.
+
+Usage::
+
+    python -m landcover_cnn_plugin.worker --help
+    python -m landcover_cnn_plugin.worker check
+    python -m landcover_cnn_plugin.worker train --samples samples.csv --model model.lcnn ...
+
+The plugin starts this module in a child process with ``--progress jsonl`` and reads
+one JSON object per line from standard output (see ``core.progress``). A person
+calling it gets readable progress on standard error and the result as JSON on
+standard output. Exit codes: 0 done, 2 bad input, 3 missing dependency, 1 other error.
+
+Only the standard library is imported at module level: a job module imports NumPy,
+TensorFlow and the like when it runs, so that a missing package becomes a clear
+message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import signal
+import sys
+import traceback
+from collections.abc import Sequence
+
+from .core.errors import JobCanceled, MissingDependencyError, UserInputError
+from .core.progress import JsonLinesReporter, TextReporter
+
+# Each module defines NAME, HELP, add_arguments(parser) and run(args, reporter) -> dict.
+JOB_MODULES = [
+    "landcover_cnn_plugin.core.jobs.check",
+    "landcover_cnn_plugin.core.jobs.selftest",
+]
+
+
+def _optional_jobs() -> list[str]:
+    """Job modules that exist in this build (lets jobs be added one module at a time)."""
+    names = []
+    for name in ("train", "evaluate", "compare", "classify"):
+        module = f"landcover_cnn_plugin.core.jobs.{name}"
+        if importlib.util.find_spec(module) is not None:
+            names.append(module)
+    return names
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(
+        prog="python -m landcover_cnn_plugin.worker",
+        description="Train, evaluate and apply landcover-cnn models outside QGIS.")
+    subparsers = parser.add_subparsers(dest="job", metavar="JOB", required=True)
+    jobs = {}
+    for module_name in JOB_MODULES + _optional_jobs():
+        module = importlib.import_module(module_name)
+        sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
+        sub.add_argument("--progress", choices=("text", "jsonl"), default="text",
+                         help="text: readable progress on stderr (default); "
+                              "jsonl: JSON lines on stdout, for the QGIS plugin")
+        jobs[module.NAME] = module
+    return parser, jobs
+
+
+def _missing_module_message(exc: ModuleNotFoundError) -> str:
+    from .core.worker_process import HOW_TO_CHOOSE
+
+    return (f"The Python interpreter {sys.executable} has no module '{exc.name}' "
+            f"(install the package that provides it, e.g. pip install "
+            f"{'tensorflow-cpu' if exc.name == 'tensorflow' else exc.name}). " + HOW_TO_CHOOSE)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, jobs = build_parser()
+    args = parser.parse_args(argv)
+    reporter = JsonLinesReporter() if args.progress == "jsonl" else TextReporter()
+    # SIGTERM from the plugin's cancel becomes JobCanceled, so atomic writers clean up.
+    signal.signal(signal.SIGTERM, _raise_canceled)
+    try:
+        result = jobs[args.job].run(args, reporter)
+    except UserInputError as exc:
+        reporter.error(exc.message, exc.parameter)
+        return 2
+    except ModuleNotFoundError as exc:
+        reporter.log(traceback.format_exc(), "debug")
+        reporter.error(_missing_module_message(exc), "PYTHON")
+        return 3
+    except MissingDependencyError as exc:
+        reporter.error(str(exc), "PYTHON")
+        return 3
+    except (JobCanceled, KeyboardInterrupt):
+        reporter.error("Canceled.")
+        return 130
+    except Exception as exc:  # last resort: the user gets a message, the log the traceback
+        reporter.log(traceback.format_exc(), "debug")
+        reporter.error(f"The {args.job} job failed: {type(exc).__name__}: {exc}")
+        return 1
+    reporter.progress(100.0)
+    reporter.result(result)
+    return 0
+
+
+def _raise_canceled(signum, frame) -> None:
+    raise JobCanceled("terminated")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
