@@ -69,3 +69,67 @@ class QgisProcessRunner:
             except json.JSONDecodeError:
                 data = None
         return ProcessResult(proc.returncode, proc.stdout, proc.stderr, data)
+
+
+# --- Independent reference data, built with plain GDAL (no plugin code) -------------------------
+# The study grid: the Sentinel-2 20 m bands' grid of the sample tile.
+STUDY_GRID = {"xmin": 330000.0, "ymin": 5814360.0, "xmax": 345360.0, "ymax": 5822040.0,
+              "pixel_size": 20.0, "width": 768, "height": 384, "epsg": 32633}
+OSM_CODES = [7201, 7203, 7205, 7208, 7217, 7218, 8200, 8221]
+CACHE_DIR = ROOT / "build" / "test-cache"
+
+
+def _cached(name: str, build) -> Path:
+    """Build a file once into build/test-cache (atomic rename: parallel sessions may race)."""
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    target = CACHE_DIR / name
+    if not target.exists():
+        tmp = CACHE_DIR / f".{target.stem}.{os.getpid()}{target.suffix}"
+        build(tmp)
+        os.replace(tmp, target)
+    return target
+
+
+def reference_stack() -> Path:
+    """The study's nine bands at 20 m as one GeoTIFF, by gdal.Warp (average) band by band."""
+    from osgeo import gdal
+
+    def build(path: Path) -> None:
+        g = STUDY_GRID
+        arrays = []
+        for band in STUDY_BANDS:
+            ds = gdal.Warp("", str(band_path(band)), format="MEM",
+                           outputBounds=(g["xmin"], g["ymin"], g["xmax"], g["ymax"]),
+                           xRes=g["pixel_size"], yRes=g["pixel_size"], resampleAlg="average")
+            arrays.append(ds.ReadAsArray())
+            geotransform, projection = ds.GetGeoTransform(), ds.GetProjection()
+        out = gdal.GetDriverByName("GTiff").Create(str(path), g["width"], g["height"], len(arrays),
+                                                   gdal.GDT_UInt16)
+        out.SetGeoTransform(geotransform)
+        out.SetProjection(projection)
+        for index, (band, array) in enumerate(zip(STUDY_BANDS, arrays, strict=True), start=1):
+            out.GetRasterBand(index).WriteArray(array)
+            out.GetRasterBand(index).SetDescription(band)
+        out = None
+
+    return _cached("reference_stack_20m.tif", build)
+
+
+def reference_labels() -> Path:
+    """OSM ``code`` rasterized on the study grid, pixel-centre rule, the smallest polygon winning.
+
+    Independent of the plugin: OGR's SQLite dialect orders the polygons by area, largest
+    first, so that gdal.Rasterize burns the smallest last.
+    """
+    from osgeo import gdal
+
+    def build(path: Path) -> None:
+        g = STUDY_GRID
+        gdal.Rasterize(
+            str(path), str(SAMPLE_DIR / "osm_landuse_water.gpkg"), format="GTiff",
+            outputType=gdal.GDT_UInt16, outputBounds=(g["xmin"], g["ymin"], g["xmax"], g["ymax"]),
+            xRes=g["pixel_size"], yRes=g["pixel_size"], initValues=0, attribute="code",
+            SQLStatement="SELECT * FROM osm_landuse_water ORDER BY ST_Area(geom) DESC, fid ASC",
+            SQLDialect="SQLITE")
+
+    return _cached("reference_labels_20m.tif", build)
