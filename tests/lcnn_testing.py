@@ -133,3 +133,81 @@ def reference_labels() -> Path:
             SQLDialect="SQLITE")
 
     return _cached("reference_labels_20m.tif", build)
+
+
+# --- Samples table of every labelled pixel (for the core ML tests and benchmarks) ----------------
+def reference_polygon_ids() -> Path:
+    """The OSM polygons' fid rasterized on the study grid with the same rule as reference_labels()."""
+    from osgeo import gdal
+
+    def build(path: Path) -> None:
+        g = STUDY_GRID
+        gdal.Rasterize(
+            str(path), str(SAMPLE_DIR / "osm_landuse_water.gpkg"), format="GTiff",
+            outputType=gdal.GDT_Int32, outputBounds=(g["xmin"], g["ymin"], g["xmax"], g["ymax"]),
+            xRes=g["pixel_size"], yRes=g["pixel_size"], initValues=0, attribute="polygon_id",
+            SQLStatement="SELECT CAST(fid AS INTEGER) + 0 AS polygon_id, geom FROM osm_landuse_water "
+                         "ORDER BY ST_Area(geom) DESC, fid ASC",
+            SQLDialect="SQLITE")
+
+    return _cached("reference_polygon_ids_20m.tif", build)
+
+
+def reference_samples_csv() -> Path:
+    """A samples CSV (DESIGN.md layout) of every labelled pixel of the study grid.
+
+    Columns ``X,Y,B03,...,B12,code,fclass,polygon_id,Latitude,Longitude``; rows ordered by
+    polygon_id, row, col. Built from reference_stack(), reference_labels() and
+    reference_polygon_ids() with GDAL/OGR and numpy only; cached in build/test-cache.
+    """
+    import csv
+
+    import numpy as np
+    from osgeo import gdal, ogr, osr
+
+    def build(path: Path) -> None:
+        stack = gdal.Open(str(reference_stack()))
+        values = stack.ReadAsArray()  # (bands, rows, cols) uint16
+        codes = gdal.Open(str(reference_labels())).ReadAsArray()
+        fids = gdal.Open(str(reference_polygon_ids())).ReadAsArray()
+        source = ogr.Open(str(SAMPLE_DIR / "osm_landuse_water.gpkg"))
+        layer = source.GetLayer("osm_landuse_water")
+        attributes = {f.GetFID(): (int(f.GetField("code")), f.GetField("fclass")) for f in layer}
+        rows, cols = np.nonzero(codes > 0)
+        order = np.lexsort((cols, rows, fids[rows, cols]))
+        rows, cols = rows[order], cols[order]
+        x0, dx, _, y0, _, dy = stack.GetGeoTransform()
+        xs, ys = x0 + (cols + 0.5) * dx, y0 + (rows + 0.5) * dy
+        utm = osr.SpatialReference()
+        utm.ImportFromEPSG(STUDY_GRID["epsg"])
+        wgs84 = osr.SpatialReference()
+        wgs84.ImportFromEPSG(4326)
+        wgs84.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        utm.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+        lonlat = osr.CoordinateTransformation(utm, wgs84).TransformPoints(
+            np.column_stack([xs, ys]).tolist())
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["X", "Y", *STUDY_BANDS, "code", "fclass", "polygon_id", "Latitude",
+                             "Longitude"])
+            for i, (r, c) in enumerate(zip(rows.tolist(), cols.tolist(), strict=True)):
+                fid = int(fids[r, c])
+                code, fclass = attributes[fid]
+                assert code == int(codes[r, c]), "labels and polygon ids disagree"
+                writer.writerow([f"{xs[i]:.1f}", f"{ys[i]:.1f}", *values[:, r, c].tolist(), code, fclass,
+                                 fid, f"{lonlat[i][1]:.7f}", f"{lonlat[i][0]:.7f}"])
+
+    return _cached("reference_samples_20m.csv", build)
+
+
+_SAMPLES_FRAME = None
+
+
+def reference_samples_frame():
+    """reference_samples_csv() as a pandas DataFrame (read once per process; copy before editing)."""
+    global _SAMPLES_FRAME
+    if _SAMPLES_FRAME is None:
+        import pandas as pd
+
+        _SAMPLES_FRAME = pd.read_csv(reference_samples_csv())
+    return _SAMPLES_FRAME

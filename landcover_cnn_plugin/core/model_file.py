@@ -1,0 +1,314 @@
+"""The model file (``.lcnn``): a zip of ``model.keras`` and ``metadata.json``. Never pickle.
+
+:func:`read_model_metadata` needs only the standard library and NumPy (the QGIS process
+uses it to match raster bands to the model's features). :func:`load_model_file` imports
+Keras and loads the network with ``safe_mode=True`` (no Python code runs from the file).
+See docs/DESIGN.md for the metadata layout.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_output
+from .errors import UserInputError
+from .legend import ClassLegend
+from .scaling import ZScoreScaler
+
+FORMAT_NAME = "landcover-cnn-model"
+FORMAT_VERSION = 1
+MODEL_MEMBER = "model.keras"
+METADATA_MEMBER = "metadata.json"
+MODEL_EXTENSION = ".lcnn"
+PREDICT_BATCH = 32768  # pixels per forward pass: ~1 MiB of input for 9 bands
+
+
+def _refuse(path: str | os.PathLike, problem: str) -> UserInputError:
+    return UserInputError(f"{path} is not a usable landcover-cnn model file: {problem}", "MODEL")
+
+
+def plugin_version() -> str:
+    """The plugin's version from its metadata.txt ("unknown" in a bare checkout)."""
+    for folder in (Path(__file__).resolve().parents[1], Path(__file__).resolve().parents[2]):
+        candidate = folder / "metadata.txt"
+        if candidate.is_file():
+            for line in candidate.read_text(encoding="utf-8").splitlines():
+                if line.startswith("version="):
+                    return line.split("=", 1)[1].strip()
+    return "unknown"
+
+
+def validate_metadata(metadata: Any, path: str | os.PathLike = "the model file") -> dict[str, Any]:
+    """Check the metadata's structure and consistency; return it.
+
+    Raises
+    ------
+    UserInputError
+        (``MODEL``) saying which entry is missing or wrong.
+    """
+    from .models import MODEL_TYPES
+
+    if not isinstance(metadata, dict):
+        raise _refuse(path, "its metadata is not a JSON object.")
+    if metadata.get("format") != FORMAT_NAME:
+        raise _refuse(path, f"its metadata does not name the format {FORMAT_NAME!r}.")
+    version = metadata.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _refuse(path, f"its format version {version!r} is not valid.")
+    if version > FORMAT_VERSION:
+        raise _refuse(path, f"it has format version {version}, newer than this plugin reads "
+                            f"({FORMAT_VERSION}); update the landcover-cnn plugin.")
+    missing = [key for key in ("model_type", "feature_names", "patch_size", "scaler", "legend")
+               if key not in metadata]
+    if missing:
+        raise _refuse(path, f"its metadata lacks {', '.join(missing)}.")
+    model_type = metadata["model_type"]
+    if model_type not in MODEL_TYPES:
+        raise _refuse(path, f"unknown model type {model_type!r} (this plugin knows "
+                            f"{', '.join(MODEL_TYPES)}).")
+    names = metadata["feature_names"]
+    if (not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names)
+            or len(set(names)) != len(names)):
+        raise _refuse(path, "its feature names are not a list of unique, non-empty names.")
+    patch_size = metadata["patch_size"]
+    if not isinstance(patch_size, int) or patch_size < 1 or patch_size % 2 == 0:
+        raise _refuse(path, f"its patch size {patch_size!r} is not a positive odd integer.")
+    if MODEL_TYPES[model_type].per_pixel and patch_size != 1:
+        raise _refuse(path, f"a {model_type} model works per pixel but the patch size is {patch_size}.")
+    try:
+        scaler = ZScoreScaler.from_dict(metadata["scaler"])
+        ClassLegend.from_dict(metadata["legend"])
+    except UserInputError as exc:
+        raise _refuse(path, exc.message) from exc
+    if scaler.n_features != len(names):
+        raise _refuse(path, f"it names {len(names)} features but its scaler has {scaler.n_features}.")
+    return metadata
+
+
+def read_model_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate the metadata of a model file, without TensorFlow.
+
+    Parameters
+    ----------
+    path : str or path
+        The ``.lcnn`` file.
+
+    Returns
+    -------
+    dict
+        The metadata (see docs/DESIGN.md).
+
+    Raises
+    ------
+    UserInputError
+        (``MODEL``) the file is missing, not a zip (e.g. a renamed GeoTIFF), truncated,
+        lacks a part, holds malformed or inconsistent JSON, or has a newer format version.
+    """
+    if not os.path.isfile(path):
+        raise UserInputError(f"the model file {path} does not exist.", "MODEL")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = set(archive.namelist())
+            missing = [m for m in (METADATA_MEMBER, MODEL_MEMBER) if m not in members]
+            if missing:
+                raise _refuse(path, f"it lacks {' and '.join(missing)}.")
+            raw = archive.read(METADATA_MEMBER)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise _refuse(path, f"it is not a complete zip archive ({exc}); was it truncated, or is it "
+                            "another kind of file with the .lcnn extension?") from exc
+    except OSError as exc:
+        raise UserInputError(f"cannot read the model file {path}: {exc}.", "MODEL") from exc
+    try:
+        metadata = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise _refuse(path, f"its metadata.json is not valid JSON ({exc}).") from exc
+    return validate_metadata(metadata, path)
+
+
+def feature_positions(model_features: Sequence[str], available: Sequence[str], parameter: str,
+                      what: str = "the input") -> list[int]:
+    """Positions in ``available`` of the model's features, in the model's order.
+
+    Raises
+    ------
+    UserInputError
+        (``parameter``) a model feature is missing, with both lists in the message.
+    """
+    available = list(available)
+    missing = [name for name in model_features if name not in available]
+    if missing:
+        raise UserInputError(
+            f"the model was trained on the features {list(model_features)}, but {what} has "
+            f"{available}: {missing} missing. Use input with the same band names, or train a "
+            "model on these features.", parameter)
+    return [available.index(name) for name in model_features]
+
+
+def save_model_file(path: str | os.PathLike, keras_model: Any, metadata: dict[str, Any]) -> str:
+    """Write ``keras_model`` and ``metadata`` as a model file, atomically.
+
+    ``format``, ``format_version``, ``versions`` and ``created`` are filled in when absent.
+    Returns the path written.
+    """
+    import keras
+    import sklearn
+    import tensorflow as tf
+
+    metadata = dict(metadata)
+    metadata["format"] = FORMAT_NAME
+    metadata["format_version"] = FORMAT_VERSION
+    metadata.setdefault("versions", {"tensorflow": tf.__version__, "keras": keras.__version__,
+                                     "sklearn": sklearn.__version__, "numpy": np.__version__,
+                                     "landcover_cnn": plugin_version()})
+    metadata.setdefault("created", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    validate_metadata(metadata, path)
+    text = json.dumps(metadata, indent=1, allow_nan=False)
+    with tempfile.TemporaryDirectory(prefix="lcnn-save-") as folder:
+        keras_path = os.path.join(folder, MODEL_MEMBER)
+        keras_model.save(keras_path)
+        with atomic_output(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(METADATA_MEMBER, text)
+            archive.write(keras_path, MODEL_MEMBER)
+    return os.fspath(path)
+
+
+class LoadedModel:
+    """A network with its metadata, ready to predict raw feature values.
+
+    Attributes
+    ----------
+    metadata : dict
+    legend : ClassLegend
+    feature_names : list of str
+    patch_size : int
+        1 for per-pixel models.
+    halo : int
+        ``patch_size // 2``: extra pixels a block needs on each side.
+    scaler : ZScoreScaler
+    keras_model : keras.Model
+    """
+
+    def __init__(self, keras_model: Any, metadata: dict[str, Any]) -> None:
+        self.keras_model = keras_model
+        self.metadata = metadata
+        self.legend = ClassLegend.from_dict(metadata["legend"])
+        self.feature_names: list[str] = list(metadata["feature_names"])
+        self.model_type: str = metadata["model_type"]
+        self.patch_size: int = int(metadata["patch_size"])
+        self.halo: int = self.patch_size // 2
+        self.scaler = ZScoreScaler.from_dict(metadata["scaler"])
+
+    @property
+    def n_classes(self) -> int:
+        return self.legend.n_classes
+
+    def _forward(self, scaled: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+        """Probabilities of already scaled inputs, batch by batch -> (n, n_classes) float32."""
+        n = len(scaled)
+        out = np.empty((n, self.n_classes), dtype=np.float32)
+        for start in range(0, n, batch_size):
+            stop = min(n, start + batch_size)
+            out[start:stop] = np.asarray(self.keras_model.predict_on_batch(scaled[start:stop]))
+        return out
+
+    def predict_proba(self, features: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+        """Class probabilities of per-pixel feature vectors.
+
+        Parameters
+        ----------
+        features : ndarray, shape (n, n_features)
+            Raw values in the units of the training data, columns in ``feature_names`` order;
+            NaN counts as nodata (filled with the training mean).
+        batch_size : int
+            Pixels per forward pass (memory: ``batch_size * n_features * 4`` bytes of input).
+
+        Returns
+        -------
+        ndarray, shape (n, n_classes), float32
+            Columns in legend (class id) order.
+        """
+        if self.patch_size != 1:
+            raise ValueError("a patch model predicts blocks (predict_block), not feature rows")
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 2 or features.shape[1] != len(self.feature_names):
+            raise ValueError(f"expected (n, {len(self.feature_names)}) features, got {features.shape}")
+        return self._forward(self.scaler.transform(features), batch_size)
+
+    def predict_codes(self, features: np.ndarray) -> np.ndarray:
+        """Most probable class code per row of ``features`` (n, n_features) -> (n,) int64."""
+        return self.legend.codes_from_ids(np.argmax(self.predict_proba(features), axis=1))
+
+    def predict_block(self, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Class probabilities of a raster block.
+
+        Parameters
+        ----------
+        values : ndarray, shape (bands, rows + 2*halo, cols + 2*halo), float32
+            Raw band values in ``feature_names`` order, the block plus its halo.
+        valid : ndarray of bool, shape (rows + 2*halo, cols + 2*halo)
+            False where any band is nodata.
+
+        Returns
+        -------
+        ndarray, shape (n_classes, rows, cols), float32
+            Probabilities of the interior pixels; 0 for every class where the pixel is invalid.
+        """
+        if self.patch_size != 1:
+            from .patch_cnn import predict_patch_block  # the patch model's own block predictor
+
+            return predict_patch_block(self, values, valid)
+        bands, rows, cols = values.shape
+        if bands != len(self.feature_names):
+            raise ValueError(f"expected {len(self.feature_names)} bands, got {bands}")
+        flat_valid = np.asarray(valid, dtype=bool).reshape(-1)
+        pixels = np.asarray(values, dtype=np.float32).reshape(bands, -1)[:, flat_valid].T
+        out = np.zeros((rows * cols, self.n_classes), dtype=np.float32)
+        if pixels.shape[0]:
+            out[flat_valid] = self._forward(self.scaler.transform(pixels))
+        return np.ascontiguousarray(out.T.reshape(self.n_classes, rows, cols))
+
+
+def load_model_file(path: str | os.PathLike) -> LoadedModel:
+    """Load a model file: metadata checks, then the network with ``safe_mode=True``.
+
+    Raises
+    ------
+    UserInputError
+        (``MODEL``) as :func:`read_model_metadata`, or when the network cannot be loaded
+        or its input/output shapes disagree with the metadata.
+    """
+    metadata = read_model_metadata(path)
+    import keras
+
+    with tempfile.TemporaryDirectory(prefix="lcnn-load-") as folder:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                archive.extract(MODEL_MEMBER, folder)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+            raise _refuse(path, f"its network cannot be extracted ({exc}).") from exc
+        try:
+            network = keras.saving.load_model(os.path.join(folder, MODEL_MEMBER), compile=False,
+                                              safe_mode=True)
+        except Exception as exc:  # Keras raises many types for a damaged archive
+            raise _refuse(path, f"its network cannot be loaded ({type(exc).__name__}: {exc}).") from exc
+    n_features = len(metadata["feature_names"])
+    n_classes = len(metadata["legend"]["codes"])
+    input_shape = tuple(network.inputs[0].shape[1:])
+    output_shape = tuple(network.outputs[0].shape[1:])
+    k = metadata["patch_size"]
+    # A patch network may take any spatial size (fully convolutional): check its bands only.
+    expected_input = (n_features,) if k == 1 else input_shape[:-1] + (n_features,)
+    if input_shape != expected_input or output_shape[-1:] != (n_classes,):
+        raise _refuse(path, f"its network takes {input_shape} and returns {output_shape}, but the "
+                            f"metadata describes {expected_input} -> {n_classes} classes.")
+    return LoadedModel(network, metadata)

@@ -1,0 +1,143 @@
+"""Keras 3 network builders and the registry of model types.
+
+The registry (:data:`MODEL_TYPES`, :data:`DEFAULT_MODEL`) is importable without Keras, so
+that the Processing algorithms and the worker's ``--help`` can list the choices cheaply;
+Keras is imported inside the builders.
+
+Model types
+-----------
+``study_mlp``
+    The reference study's network: Dense 512-256-128-64, ReLU, ``lecun_uniform``
+    initialisation, max-norm 2 on the kernels. Its sigmoid output is replaced by a
+    softmax, so that the class probabilities sum to 1 (the classes are exclusive).
+``spectral_cnn``
+    A 1-D convolutional network along the band axis of one pixel, after Hu, Huang, Wei,
+    Zhang and Li (2015), "Deep convolutional neural networks for hyperspectral image
+    classification", Journal of Sensors 2015, 258619: the pixel's spectrum is a 1-D
+    signal; convolution along it, then fully connected layers and a softmax. Hu et al.
+    size one kernel to ~1/9 of 200+ hyperspectral bands; for 9-13 multispectral bands we
+    use kernel 3 (neighbouring bands), two convolution blocks with batch normalisation,
+    and keep the raw spectrum beside the convolution features ahead of the dense head.
+``patch_cnn``
+    A 2-D CNN over a k x k patch around the pixel; built by :func:`core.patch_cnn.build_patch_cnn`
+    (its own module). Hook contract: ``build_patch_cnn(n_features, n_classes, patch_size)
+    -> keras.Model`` taking input ``(patch_size, patch_size, n_features)`` float32 and
+    returning softmax probabilities ``(n_classes,)``; it is compiled here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelType:
+    """One entry of the registry."""
+
+    name: str
+    description: str
+    per_pixel: bool  # True: input (n_features,) per pixel; False: (k, k, n_features) patches
+
+
+MODEL_TYPES: dict[str, ModelType] = {
+    "spectral_cnn": ModelType("spectral_cnn", "1-D CNN along the spectral axis of each pixel "
+                              "(Hu et al. 2015)", per_pixel=True),
+    "study_mlp": ModelType("study_mlp", "the study's Dense 512-256-128-64 network, softmax output",
+                           per_pixel=True),
+    "patch_cnn": ModelType("patch_cnn", "2-D CNN over a k x k patch around each pixel", per_pixel=False),
+}
+# Chosen by benchmarks/bench_models.py (grouped split, sample scene): see docs and the issue's note.
+DEFAULT_MODEL = "spectral_cnn"
+
+
+def check_model_type(model_type: str) -> ModelType:
+    """Return the registry entry or raise ``UserInputError`` listing the choices."""
+    from .errors import UserInputError
+
+    if model_type not in MODEL_TYPES:
+        raise UserInputError(f"unknown model type {model_type!r}; choose one of "
+                             f"{', '.join(MODEL_TYPES)}.", "MODEL_TYPE")
+    return MODEL_TYPES[model_type]
+
+
+def build_study_mlp(n_features: int, n_classes: int) -> Any:
+    """The study's network (uncompiled).
+
+    Parameters
+    ----------
+    n_features : int
+        Inputs per pixel (bands), z-scored.
+    n_classes : int
+        Softmax outputs.
+    """
+    import keras
+
+    inputs = keras.Input(shape=(n_features,), name="features")
+    x = inputs
+    for units in (512, 256, 128, 64):
+        x = keras.layers.Dense(units, activation="relu", kernel_initializer="lecun_uniform",
+                               kernel_constraint=keras.constraints.MaxNorm(2.0))(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax", kernel_initializer="lecun_uniform",
+                                 name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="study_mlp")
+
+
+def build_spectral_cnn(n_features: int, n_classes: int) -> Any:
+    """1-D CNN along the band axis (uncompiled); see the module docstring for the design.
+
+    Input ``(n_features,)`` z-scored band values; output ``(n_classes,)`` probabilities.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(n_features,), name="features")
+    x = layers.Reshape((n_features, 1))(inputs)
+    for filters in (32, 64):
+        x = layers.Conv1D(filters, 3, padding="same", use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+    x = layers.Flatten()(x)
+    x = layers.Concatenate()([x, inputs])
+    x = layers.Dense(128, activation="relu")(x)
+    x = layers.Dropout(0.2)(x)
+    x = layers.Dense(64, activation="relu")(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="spectral_cnn")
+
+
+def _build_patch_cnn(n_features: int, n_classes: int, patch_size: int) -> Any:
+    from .patch_cnn import build_patch_cnn  # another module: the hook for the patch model
+
+    return build_patch_cnn(n_features=n_features, n_classes=n_classes, patch_size=patch_size)
+
+
+def build_model(model_type: str, n_features: int, n_classes: int, patch_size: int = 1,
+                learning_rate: float = 0.001) -> Any:
+    """Build and compile a network (Adam, categorical cross-entropy, accuracy).
+
+    Parameters
+    ----------
+    model_type : str
+        A key of :data:`MODEL_TYPES`.
+    n_features : int
+        Bands per pixel.
+    n_classes : int
+        Classes of the legend (one-hot targets of this width).
+    patch_size : int
+        Patch side in pixels for ``patch_cnn`` (odd); ignored by per-pixel models.
+    learning_rate : float
+        Adam's learning rate.
+    """
+    import keras
+
+    check_model_type(model_type)
+    if model_type == "study_mlp":
+        model = build_study_mlp(n_features, n_classes)
+    elif model_type == "spectral_cnn":
+        model = build_spectral_cnn(n_features, n_classes)
+    else:
+        model = _build_patch_cnn(n_features, n_classes, patch_size)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss="categorical_crossentropy", metrics=["accuracy"])
+    return model

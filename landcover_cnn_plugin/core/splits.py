@@ -1,0 +1,166 @@
+"""Train / validation / test splits without leakage (scikit-learn, imported inside functions).
+
+``group`` protocol: whole groups (``polygon_id``) go to one part only, with classes kept
+stratified as far as the groups allow (``StratifiedGroupKFold``). Neighbouring pixels of
+one polygon are nearly copies of each other; a random pixel split puts such near-copies
+in train and test and reports an optimistic accuracy.
+
+``random`` protocol: a stratified random split of rows; use it only when no group column
+exists, and say that accuracy may be optimistic.
+
+Validation rows (for early stopping) are carved from the training part in the same way;
+the test part is never looked at during training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import UserInputError
+
+SPLIT_PROTOCOLS = ("group", "random")
+RANDOM_SPLIT_WARNING = (
+    "Random split: neighbouring pixels of one polygon can sit in both the training and the "
+    "test part, so the accuracy reported may be optimistic; use a group column (polygon_id) "
+    "for a spatially honest estimate.")
+
+
+@dataclass
+class SplitIndices:
+    """Row indices of the three parts (int64 arrays into the sample table, disjoint)."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+    protocol: str
+    group_column: str | None = None
+    test_fraction: float = 0.2
+    validation_fraction: float = 0.2
+    warnings: list[str] = field(default_factory=list)
+
+    def counts(self, codes: np.ndarray) -> dict[str, dict[str, int]]:
+        """Samples per class code and part: ``{"train": {"7201": n, ...}, ...}`` (JSON keys)."""
+        result = {}
+        for part in ("train", "validation", "test"):
+            values, numbers = np.unique(np.asarray(codes)[getattr(self, part)], return_counts=True)
+            result[part] = {str(int(v)): int(n) for v, n in zip(values, numbers, strict=True)}
+        return result
+
+    def to_dict(self, codes: np.ndarray) -> dict:
+        """The model file's ``split`` entry."""
+        return {"protocol": self.protocol, "group_column": self.group_column,
+                "test_fraction": self.test_fraction, "validation_fraction": self.validation_fraction,
+                "counts": self.counts(codes)}
+
+
+def _n_splits(fraction: float, parameter: str) -> int:
+    if not 0.0 < fraction < 1.0:
+        raise UserInputError(f"the fraction must lie between 0 and 1 (got {fraction}).", parameter)
+    return max(2, int(round(1.0 / fraction)))
+
+
+def _holdout(labels: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int,
+             parameter: str) -> tuple[np.ndarray, np.ndarray]:
+    """Split positions ``0..n-1`` into (keep, held out) with about ``fraction`` held out."""
+    n = len(labels)
+    if groups is not None:
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        n_groups = len(np.unique(groups))
+        n_splits = min(_n_splits(fraction, parameter), n_groups)
+        if n_splits < 2:
+            raise UserInputError(
+                f"a group split needs at least 2 groups; the samples have {n_groups}.", "GROUP")
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        keep, held = next(splitter.split(np.zeros((n, 1)), labels, groups))
+        return keep, held
+    from sklearn.model_selection import train_test_split
+
+    _, counts = np.unique(labels, return_counts=True)
+    stratify = labels if counts.min() >= 2 else None
+    positions = np.arange(n)
+    keep, held = train_test_split(positions, test_size=fraction, random_state=seed, stratify=stratify)
+    return np.sort(keep), np.sort(held)
+
+
+def split_samples(labels: np.ndarray, groups: np.ndarray | None = None, protocol: str = "group",
+                  test_fraction: float = 0.2, validation_fraction: float = 0.2, seed: int = 42,
+                  group_column: str | None = "polygon_id") -> SplitIndices:
+    """Split sample rows into training, validation and test parts.
+
+    Parameters
+    ----------
+    labels : ndarray, shape (n,)
+        Class id or code per row (stratification).
+    groups : ndarray, shape (n,), optional
+        Group per row (polygon id); required for ``protocol="group"``.
+    protocol : {"group", "random"}
+        See the module docstring.
+    test_fraction : float
+        Share of rows (of groups, for ``group``) held out for the test part, 0-1.
+    validation_fraction : float
+        Share of the *training* part held out for early stopping, 0-1.
+    seed : int
+        Seed of the shuffles: the same inputs and seed give the same split.
+
+    Returns
+    -------
+    SplitIndices
+        Disjoint index arrays; with ``group``, no group appears in two parts.
+    """
+    labels = np.asarray(labels)
+    if protocol not in SPLIT_PROTOCOLS:
+        raise UserInputError(f"unknown split {protocol!r}; use one of {SPLIT_PROTOCOLS}.", "SPLIT")
+    if protocol == "group" and groups is None:
+        raise UserInputError("the group split needs a group column (e.g. polygon_id); give one or "
+                             "use the random split.", "GROUP")
+    use_groups = np.asarray(groups) if protocol == "group" else None
+    train_val, test = _holdout(labels, use_groups, test_fraction, seed, "TEST_FRACTION")
+    inner_groups = use_groups[train_val] if use_groups is not None else None
+    train_pos, val_pos = _holdout(labels[train_val], inner_groups, validation_fraction, seed + 1,
+                                  "VALIDATION_FRACTION")
+    split = SplitIndices(train=np.sort(train_val[train_pos]).astype(np.int64),
+                         validation=np.sort(train_val[val_pos]).astype(np.int64),
+                         test=np.sort(test).astype(np.int64), protocol=protocol,
+                         group_column=group_column if protocol == "group" else None,
+                         test_fraction=test_fraction, validation_fraction=validation_fraction)
+    if protocol == "random":
+        split.warnings.append(RANDOM_SPLIT_WARNING)
+    present = {part: set(np.unique(labels[getattr(split, part)]).tolist())
+               for part in ("train", "validation", "test")}
+    for value in np.unique(labels).tolist():
+        missing = [part for part in ("train", "validation", "test") if value not in present[part]]
+        if missing:
+            split.warnings.append(
+                f"class {value} has no samples in the {' and '.join(missing)} part (too few "
+                f"{'polygons' if protocol == 'group' else 'samples'}); collect more or merge it.")
+    return split
+
+
+def cross_validation_folds(labels: np.ndarray, groups: np.ndarray | None, protocol: str, n_folds: int,
+                           seed: int = 42) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(train_val_rows, test_rows)`` of a k-fold (spatial, with groups) cross-validation.
+
+    Parameters
+    ----------
+    labels : ndarray, shape (n,)
+    groups : ndarray, shape (n,), optional
+        With ``protocol="group"``: whole groups per fold (``StratifiedGroupKFold``).
+    n_folds : int
+        Number of folds, >= 2.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    labels = np.asarray(labels)
+    if n_folds < 2:
+        raise UserInputError(f"cross-validation needs at least 2 folds (got {n_folds}).", "CV_FOLDS")
+    dummy = np.zeros((len(labels), 1))
+    if protocol == "group":
+        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        yield from splitter.split(dummy, labels, np.asarray(groups))
+    else:
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        yield from splitter.split(dummy, labels)
