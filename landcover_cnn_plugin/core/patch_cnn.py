@@ -1,0 +1,298 @@
+"""Patch-based 2-D CNN (``patch_cnn``) and its fully convolutional twin for fast inference.
+
+Design
+------
+A small VGG-style stack of 3x3 convolutions, each followed by batch normalisation and ReLU
+(Simonyan & Zisserman 2015, "Very deep convolutional networks for large-scale image
+recognition", ICLR: stacks of 3x3 convolutions instead of larger kernels), applied to a
+k x k patch of the multispectral image centred on the pixel to classify: the patch-based
+CNN scheme for land-cover mapping reviewed by Kattenborn et al. 2021 ("Review on
+Convolutional Neural Networks (CNN) in vegetation remote sensing", ISPRS J. Photogramm.
+Remote Sens. 173, 24-49).
+
+Every convolution is *valid* (no padding) with stride 1, so the receptive field is exactly
+the patch: ``(k - 1) / 2 - p`` convolutions shrink k x k to a ``(2p+1) x (2p+1)`` map, which an
+optional global pooling (``final_pool``; p = 1) reduces to 1 x 1; then a dense head and a softmax.
+Because nothing in the network depends on where the patch sits, the same layers applied
+to a whole block plus a halo of k//2 pixels give, for every pixel, exactly what the
+per-patch model gives for the patch centred on it (:func:`fully_convolutional`):
+valid convolutions slide over the block, the global pooling over the last
+``(2p+1) x (2p+1)`` map becomes a stride-1 pooling of that size, and each dense layer becomes a
+1x1 convolution holding the same weights. A pixel then costs a few convolutions instead of a
+whole k x k patch through the network.
+
+Augmentation: :class:`DihedralAugment` applies one of the 8 flips/rotations of the square to
+each training patch (a layer active only while training, so any ``fit`` loop gets it; it is
+an identity at prediction and absent from the fully convolutional twin).
+
+Keras is imported inside functions (core modules stay cheap to import); the layer class is
+created on first use and registered for ``keras.saving`` (``safe_mode=True`` loads it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+MODEL_TYPE = "patch_cnn"
+DEFAULT_PATCH_SIZE = 7
+REGISTERED_PACKAGE = "landcover_cnn"
+
+_LAYER_CLASSES: dict[str, Any] = {}
+
+
+def dihedral_layer_class():
+    """The :class:`DihedralAugment` Keras layer class (created once, registered for loading)."""
+    if "DihedralAugment" in _LAYER_CLASSES:
+        return _LAYER_CLASSES["DihedralAugment"]
+    import keras
+    from keras import ops
+
+    @keras.saving.register_keras_serializable(package=REGISTERED_PACKAGE)
+    class DihedralAugment(keras.layers.Layer):
+        """Random flip/rotation of square patches ``(batch, k, k, bands)`` while training.
+
+        Each patch gets one of the 8 symmetries of the square (transpose, flip rows, flip
+        columns: 2 x 2 x 2), drawn from a seeded generator. Identity when not training.
+        """
+
+        def __init__(self, seed: int | None = None, **kwargs):
+            super().__init__(**kwargs)
+            self.seed = seed
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+        def call(self, inputs, training=None):
+            if not training:
+                return inputs
+            batch = ops.shape(inputs)[0]
+            bits = keras.random.randint((batch,), 0, 8, seed=self.seed_generator)
+            x = inputs
+
+            def pick(mask_bit, transformed, x):
+                mask = ops.reshape(ops.equal(ops.bitwise_and(bits, mask_bit), mask_bit), (-1, 1, 1, 1))
+                return ops.where(mask, transformed, x)
+
+            x = pick(4, ops.transpose(x, (0, 2, 1, 3)), x)
+            x = pick(2, ops.flip(x, axis=1), x)
+            x = pick(1, ops.flip(x, axis=2), x)
+            return x
+
+        def compute_output_shape(self, input_shape):
+            return input_shape
+
+        def get_config(self):
+            config = super().get_config()
+            config.update({"seed": self.seed})
+            return config
+
+    _LAYER_CLASSES["DihedralAugment"] = DihedralAugment
+    return DihedralAugment
+
+
+def custom_objects() -> dict[str, Any]:
+    """Objects to pass to ``keras.saving.load_model`` for a patch model (safe mode stays on)."""
+    cls = dihedral_layer_class()
+    return {"DihedralAugment": cls, f"{REGISTERED_PACKAGE}>DihedralAugment": cls}
+
+
+def default_filters(patch_size: int, final_pool: str = "none") -> list[int]:
+    """Filters per 3x3 convolution for a k x k patch: 64, 64, 128, 128, ...
+
+    The count is ``(k - 1) / 2`` (or one less with a final pooling), so the receptive field
+    is exactly the patch.
+    """
+    n = (patch_size - 1) // 2 - (0 if final_pool == "none" else 1)
+    if n < 1:
+        raise ValueError(f"patch size {patch_size} leaves no convolution with final_pool={final_pool!r}")
+    return [64 if i < 2 else 128 for i in range(n)]
+
+
+def build_patch_cnn(n_bands: int, n_classes: int, patch_size: int = DEFAULT_PATCH_SIZE, seed: int = 0,
+                    filters: Sequence[int] | None = None, dense_units: int = 128,
+                    dropout: float = 0.3, final_pool: str = "none", augment: bool = True):
+    """Build (not compile) the patch CNN.
+
+    Parameters
+    ----------
+    n_bands : int
+        Bands of the input patch (features, e.g. 9 Sentinel-2 bands).
+    n_classes : int
+        Classes of the softmax output.
+    patch_size : int
+        k, odd: input patches are ``(k, k, n_bands)``, z-scored, nodata filled with 0.
+    seed : int
+        Seeds the initialisers, dropout and augmentation (repeatable runs).
+    filters : sequence of int, optional
+        Filters of each valid 3x3 convolution; their count must be ``(k - 1) / 2`` (no final
+        pooling) or ``(k - 3) / 2`` (with ``final_pool``). Default :func:`default_filters`.
+    dense_units : int
+        Units of the hidden dense layer (0: none, the softmax follows the convolutions).
+    dropout : float
+        Dropout rate before each dense layer (0 disables it).
+    final_pool : {"none", "avg", "max"}
+        Global pooling over the last 3 x 3 feature map (then one convolution fewer).
+    augment : bool
+        Prepend :class:`DihedralAugment` (random flips/rotations while training).
+
+    Returns
+    -------
+    keras.Model
+        Input ``(batch, k, k, n_bands)`` float32 -> probabilities ``(batch, n_classes)``.
+    """
+    import keras
+
+    from .patches import check_patch_size
+
+    k = check_patch_size(patch_size)
+    if final_pool not in ("none", "avg", "max"):
+        raise ValueError(f"final_pool must be none, avg or max, not {final_pool!r}")
+    filters = list(filters) if filters is not None else default_filters(k, final_pool)
+    expected = (k - 1) // 2 - (0 if final_pool == "none" else 1)
+    if len(filters) != expected:
+        raise ValueError(f"a {k} x {k} patch needs {expected} valid 3x3 convolutions "
+                         f"(final_pool={final_pool!r}), not {len(filters)}")
+    keras.utils.set_random_seed(seed)
+    init = keras.initializers.HeNormal
+    inputs = keras.Input(shape=(k, k, n_bands), name="patch")
+    x = inputs
+    if augment:
+        x = dihedral_layer_class()(seed=seed, name="dihedral_augment")(x)
+    for i, f in enumerate(filters):
+        x = keras.layers.Conv2D(f, 3, padding="valid", use_bias=False,
+                                kernel_initializer=init(seed=seed + i), name=f"conv{i + 1}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = keras.layers.Activation("relu", name=f"relu{i + 1}")(x)
+    if final_pool == "avg":
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    elif final_pool == "max":
+        x = keras.layers.GlobalMaxPooling2D(name="pool")(x)
+    else:
+        x = keras.layers.Flatten(name="flatten")(x)
+    if dense_units:
+        if dropout:
+            x = keras.layers.Dropout(dropout, seed=seed, name="dropout1")(x)
+        x = keras.layers.Dense(dense_units, activation="relu", kernel_initializer=init(seed=seed + 100),
+                               name="dense1")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, seed=seed + 1, name="dropout2")(x)
+    outputs = keras.layers.Dense(n_classes, activation="softmax",
+                                 kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 200),
+                                 name="softmax")(x)
+    return keras.Model(inputs, outputs, name=f"patch_cnn_{k}x{k}")
+
+
+def patch_size_of(model) -> int:
+    """k of a patch model (its input is ``(batch, k, k, bands)``)."""
+    shape = model.inputs[0].shape
+    return int(shape[1])
+
+
+def fully_convolutional(model):
+    """The fully convolutional twin of a per-patch model built by :func:`build_patch_cnn`.
+
+    Convolution, batch-normalisation and activation layers are *shared* with ``model`` (same
+    weights, inference mode); global pooling over the last s x s map becomes a stride-1
+    pooling of size s; each dense layer becomes a 1x1 convolution with the dense weights
+    copied; dropout and augmentation (identities at inference) are left out.
+
+    Returns
+    -------
+    keras.Model
+        Input ``(batch, rows + 2h, cols + 2h, bands)`` (any size >= k) -> probabilities
+        ``(batch, rows, cols, n_classes)`` with h = k // 2; output pixel (i, j) equals the
+        per-patch prediction for the patch centred on input pixel (i + h, j + h).
+    """
+    import keras
+
+    k = patch_size_of(model)
+    n_bands = int(model.inputs[0].shape[-1])
+    inputs = keras.Input(shape=(None, None, n_bands), name="block")
+    x = inputs
+    size = k
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer | keras.layers.Dropout) \
+                or type(layer).__name__ == "DihedralAugment":
+            continue
+        if isinstance(layer, keras.layers.Conv2D):
+            if layer.padding != "valid" or tuple(layer.strides) != (1, 1) \
+                    or tuple(layer.dilation_rate) != (1, 1):
+                raise ValueError(f"layer {layer.name}: only valid, stride-1 convolutions are position-free")
+            size -= layer.kernel_size[0] - 1
+            x = layer(x)
+        elif isinstance(layer, keras.layers.BatchNormalization | keras.layers.Activation
+                        | keras.layers.ReLU):
+            x = layer(x)
+        elif isinstance(layer, keras.layers.GlobalAveragePooling2D):
+            x = keras.layers.AveragePooling2D(pool_size=size, strides=1, padding="valid",
+                                              name=f"fcn_{layer.name}")(x)
+            size = 1
+        elif isinstance(layer, keras.layers.GlobalMaxPooling2D):
+            x = keras.layers.MaxPooling2D(pool_size=size, strides=1, padding="valid",
+                                          name=f"fcn_{layer.name}")(x)
+            size = 1
+        elif isinstance(layer, keras.layers.Flatten):
+            if size != 1:
+                raise ValueError(f"Flatten over a {size} x {size} map has no position-free twin")
+        elif isinstance(layer, keras.layers.Dense):
+            kernel, bias = layer.get_weights()
+            conv = keras.layers.Conv2D(kernel.shape[1], 1, activation=layer.activation,
+                                       name=f"fcn_{layer.name}")
+            x = conv(x)
+            conv.set_weights([kernel.reshape(1, 1, *kernel.shape), bias])
+        else:
+            raise ValueError(f"layer {layer.name} ({type(layer).__name__}) has no fully convolutional twin")
+    if size != 1:
+        raise ValueError(f"the network ends on a {size} x {size} map; its receptive field is not the patch")
+    fcn = keras.Model(inputs, x, name=f"{model.name}_fcn")
+    fcn._lcnn_patch_size = k
+    return fcn
+
+
+def predict_block_patch(keras_fcn, values_scaled_filled: np.ndarray, max_pixels: int = 262_144
+                        ) -> np.ndarray:
+    """Class probabilities for the interior of a block, fully convolutionally.
+
+    Parameters
+    ----------
+    keras_fcn : keras.Model
+        From :func:`fully_convolutional`.
+    values_scaled_filled : numpy.ndarray
+        float32 ``(bands, rows + 2h, cols + 2h)``: the block plus its halo (h = k // 2), image
+        edges replicated, z-scored with the training statistics and nodata set to 0
+        (:func:`core.patches.scale_and_fill`).
+    max_pixels : int
+        Output pixels per network call (bounds memory: about ``max_pixels x 128 x 4`` bytes
+        per layer); the block is cut into row strips overlapping by 2h.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n_classes, rows, cols)``, each pixel's probabilities summing to 1.
+    """
+    from keras import ops
+
+    k = patch_size_of_fcn(keras_fcn)
+    h = k // 2
+    bands, rows_h, cols_h = values_scaled_filled.shape
+    rows, cols = rows_h - 2 * h, cols_h - 2 * h
+    if rows <= 0 or cols <= 0:
+        raise ValueError(f"a block of {rows_h} x {cols_h} holds no pixel inside a halo of {h}")
+    image = np.ascontiguousarray(np.moveaxis(values_scaled_filled, 0, -1), dtype=np.float32)
+    step = max(1, int(max_pixels) // max(1, cols))
+    pieces = []
+    for r0 in range(0, rows, step):
+        r1 = min(rows, r0 + step)
+        chunk = image[None, r0:r1 + 2 * h]
+        pieces.append(ops.convert_to_numpy(keras_fcn(chunk, training=False))[0])
+    out = np.concatenate(pieces, axis=0)
+    return np.ascontiguousarray(np.moveaxis(out, -1, 0), dtype=np.float32)
+
+
+def patch_size_of_fcn(keras_fcn) -> int:
+    """k of a fully convolutional twin (set by :func:`fully_convolutional`)."""
+    k = getattr(keras_fcn, "_lcnn_patch_size", None)
+    if k is None:
+        raise ValueError("not a model made by fully_convolutional()")
+    return int(k)

@@ -1,0 +1,265 @@
+"""Square patches around labelled pixels, for the patch-based CNN (GDAL + numpy only).
+
+Rules shared by training and prediction (``core/blocks.py`` pads its halo the same way):
+
+* **Image edges**: a patch that reaches past the raster is padded by replicating the edge
+  pixel (numpy ``"edge"`` mode). The validity mask is padded the same way.
+* **Nodata neighbours**: a patch pixel that is nodata in any band (the band's nodata value,
+  or not finite) is *invalid*. Invalid pixels are filled with the per-band training mean,
+  which is 0 after z-scoring (:func:`scale_and_fill`). ``LoadedModel.predict_block`` does
+  exactly the same on a block plus halo, so a pixel sees the same inputs in both.
+* A patch whose **centre** pixel is invalid is not a sample (nodata stays nodata).
+
+Patches are read strip by strip (a few hundred rows plus the halo at a time), never one
+``ReadAsArray`` per pixel, so cutting 90,000 patches takes about a second.
+
+Array layout: patches are ``(n, k, k, bands)`` (channels last, as Keras wants them);
+row ``i`` of a patch is the raster row ``row - k//2 + i``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserInputError
+
+#: The 8 symmetries of the square (dihedral group D4), as (transpose, flip rows, flip cols).
+DIHEDRAL = [(t, fr, fc) for t in (False, True) for fr in (False, True) for fc in (False, True)]
+
+
+@dataclass
+class PatchSet:
+    """Patches cut at a list of pixels.
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        float32 ``(n, k, k, bands)``: raw band values (the raster's units, e.g. DN).
+        Invalid pixels hold arbitrary numbers until :func:`scale_and_fill` replaces them.
+    valid : numpy.ndarray
+        bool ``(n, k, k)``: True where every band holds data.
+    rows, cols : numpy.ndarray
+        int64 ``(n,)``: the centre pixels, in the order they were asked for.
+    band_names : list of str
+        Band descriptions in the order of the last axis.
+    """
+
+    values: np.ndarray
+    valid: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
+    band_names: list[str]
+
+    @property
+    def patch_size(self) -> int:
+        return int(self.values.shape[1])
+
+    @property
+    def centre_valid(self) -> np.ndarray:
+        """bool ``(n,)``: the centre pixel holds data in every band."""
+        h = self.patch_size // 2
+        return self.valid[:, h, h]
+
+
+def check_patch_size(patch_size: int, parameter: str = "PATCH_SIZE") -> int:
+    """Return ``patch_size`` as int; refuse even or too small sizes (k must be odd, >= 3)."""
+    k = int(patch_size)
+    if k < 3 or k % 2 == 0 or k > 31:
+        raise UserInputError(
+            f"The patch size must be an odd number of pixels between 3 and 31 (got {patch_size}); "
+            "use for example 5, 7 or 9.", parameter)
+    return k
+
+
+def band_indices(dataset, band_names: Sequence[str] | None, parameter: str = "RASTER") -> list[int]:
+    """1-based GDAL band numbers matching ``band_names`` by band description, in that order.
+
+    ``None`` means every band in raster order. A missing name is refused with both lists.
+    """
+    descriptions = [dataset.GetRasterBand(i).GetDescription() for i in range(1, dataset.RasterCount + 1)]
+    if band_names is None:
+        return list(range(1, dataset.RasterCount + 1))
+    missing = [name for name in band_names if name not in descriptions]
+    if missing:
+        raise UserInputError(
+            f"The raster has no band described as {', '.join(missing)}. The model needs the bands "
+            f"{list(band_names)}; the raster's bands are {descriptions}. Use the stack the samples "
+            "were extracted from (band descriptions must match).", parameter)
+    return [descriptions.index(name) + 1 for name in band_names]
+
+
+def pixels_from_xy(geotransform: Sequence[float], x: np.ndarray, y: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Map coordinates in the raster's CRS -> (row, col) of the pixel that holds them.
+
+    Parameters
+    ----------
+    geotransform : sequence of 6 float
+        GDAL geotransform of a north-up raster (no rotation).
+    x, y : numpy.ndarray
+        ``(n,)`` coordinates in the raster's CRS units (e.g. metres), such as the samples
+        CSV's ``X``, ``Y`` (pixel centres).
+
+    Returns
+    -------
+    rows, cols : numpy.ndarray
+        int64 ``(n,)``; may lie outside the raster (check with :func:`inside`).
+    """
+    x0, dx, rx, y0, ry, dy = geotransform
+    if rx != 0 or ry != 0:
+        raise UserInputError("Rotated rasters are not supported: warp the stack to a north-up grid.",
+                             "RASTER")
+    cols = np.floor((np.asarray(x, dtype=np.float64) - x0) / dx).astype(np.int64)
+    rows = np.floor((np.asarray(y, dtype=np.float64) - y0) / dy).astype(np.int64)
+    return rows, cols
+
+
+def inside(rows: np.ndarray, cols: np.ndarray, width: int, height: int) -> np.ndarray:
+    """bool ``(n,)``: the pixel lies on the raster."""
+    return (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
+
+
+def _read_strip(dataset, bands: list[int], y0: int, y1: int, halo: int,
+                nodata: list[float | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``[y0 - halo, y1 + halo)`` and all columns + halo, edge-padded.
+
+    Returns values float32 ``(bands, y1-y0+2h, width+2h)`` and valid bool of the same rows/cols.
+    """
+    height = dataset.RasterYSize
+    width = dataset.RasterXSize
+    r0, r1 = max(0, y0 - halo), min(height, y1 + halo)
+    values = np.empty((len(bands), r1 - r0, width), dtype=np.float32)
+    valid = np.ones((r1 - r0, width), dtype=bool)
+    for i, b in enumerate(bands):
+        arr = dataset.GetRasterBand(b).ReadAsArray(0, r0, width, r1 - r0)
+        values[i] = arr
+        valid &= np.isfinite(values[i])
+        if nodata[i] is not None:
+            valid &= arr != nodata[i]
+    pad_rows = (halo - (y0 - r0), halo - (r1 - y1))
+    values = np.pad(values, ((0, 0), pad_rows, (halo, halo)), mode="edge")
+    valid = np.pad(valid, (pad_rows, (halo, halo)), mode="edge")
+    return values, valid
+
+
+def cut_patches(raster: str | Path, rows: np.ndarray, cols: np.ndarray, patch_size: int,
+                band_names: Sequence[str] | None = None, strip_rows: int = 256) -> PatchSet:
+    """Cut ``patch_size`` x ``patch_size`` patches centred on the given pixels.
+
+    Parameters
+    ----------
+    raster : path
+        The stack (any GDAL raster); bands matched by description when ``band_names`` is given.
+    rows, cols : numpy.ndarray
+        int ``(n,)`` centre pixels (0-based row, column); all must lie on the raster.
+    patch_size : int
+        k, odd (3, 5, 7, ...); the halo is ``k // 2`` pixels.
+    band_names : sequence of str, optional
+        Band descriptions to use, in the order of the patch's last axis (default: all bands).
+    strip_rows : int
+        Rows read at a time (plus the halo): memory is ``bands x (strip_rows + k) x width``.
+
+    Returns
+    -------
+    PatchSet
+        ``values`` float32 ``(n, k, k, bands)`` raw values, ``valid`` bool ``(n, k, k)``.
+        Edges replicate the edge pixel; nodata stays flagged invalid (fill it with
+        :func:`scale_and_fill`).
+    """
+    from osgeo import gdal
+
+    k = check_patch_size(patch_size)
+    h = k // 2
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    dataset = gdal.Open(str(raster))
+    if dataset is None:
+        raise UserInputError(f"Cannot open the raster {raster}.", "RASTER")
+    bands = band_indices(dataset, band_names)
+    names = [dataset.GetRasterBand(b).GetDescription() for b in bands]
+    nodata = [dataset.GetRasterBand(b).GetNoDataValue() for b in bands]
+    width, height = dataset.RasterXSize, dataset.RasterYSize
+    outside = ~inside(rows, cols, width, height)
+    if outside.any():
+        raise UserInputError(
+            f"{int(outside.sum())} of {len(rows)} sample points lie outside the raster "
+            f"({width} x {height} pixels): use the stack the samples were extracted from.", "RASTER")
+    n = len(rows)
+    values = np.empty((n, k, k, len(bands)), dtype=np.float32)
+    valid = np.empty((n, k, k), dtype=bool)
+    order = np.argsort(rows, kind="stable")
+    offsets = np.arange(-h, h + 1)
+    start = 0
+    while start < n:
+        y0 = int(rows[order[start]])
+        y1 = min(height, y0 + max(1, int(strip_rows)))
+        stop = int(np.searchsorted(rows[order], y1, side="left"))
+        idx = order[start:stop]
+        strip, strip_valid = _read_strip(dataset, bands, y0, y1, h, nodata)
+        # padded coordinates: raster row r -> strip row r - y0 + h; col c -> c + h
+        rr = (rows[idx] - y0 + h)[:, None] + offsets[None, :]          # (m, k)
+        cc = (cols[idx] + h)[:, None] + offsets[None, :]               # (m, k)
+        block = strip[:, rr[:, :, None], cc[:, None, :]]               # (bands, m, k, k)
+        values[idx] = np.moveaxis(block, 0, -1)
+        valid[idx] = strip_valid[rr[:, :, None], cc[:, None, :]]
+        start = stop
+    return PatchSet(values, valid, rows, cols, names)
+
+
+def scale_and_fill(values: np.ndarray, valid: np.ndarray, mean: Sequence[float],
+                   std: Sequence[float]) -> np.ndarray:
+    """Z-score per band with the *training* statistics and set invalid pixels to 0 (= the mean).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(..., bands)`` raw values, channels last (patches ``(n, k, k, bands)``).
+    valid : numpy.ndarray
+        bool, the shape of ``values`` without the band axis.
+    mean, std : sequence of float
+        ``(bands,)`` per-band mean and standard deviation of the training pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, same shape as ``values``: ``(values - mean) / std``, 0 where invalid.
+    """
+    mean = np.asarray(mean, dtype=np.float32)
+    std = np.asarray(std, dtype=np.float32)
+    std = np.where(std > 0, std, np.float32(1.0))
+    out = (values.astype(np.float32, copy=False) - mean) / std
+    out[~valid] = 0.0
+    return out
+
+
+def dihedral(patches: np.ndarray, index: int) -> np.ndarray:
+    """Apply symmetry ``index`` (0..7) of the square to patches ``(n, k, k, ...)``; 0 = identity."""
+    transpose, flip_rows, flip_cols = DIHEDRAL[index]
+    out = patches
+    if transpose:
+        out = np.swapaxes(out, 1, 2)
+    if flip_rows:
+        out = out[:, ::-1]
+    if flip_cols:
+        out = out[:, :, ::-1]
+    return out
+
+
+def all_dihedral(patches: np.ndarray) -> np.ndarray:
+    """The 8 flips/rotations of each patch: ``(n, k, k, b)`` -> ``(8 n, k, k, b)``, symmetry-major."""
+    return np.concatenate([dihedral(patches, i) for i in range(8)], axis=0)
+
+
+def random_dihedral(patches: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Each patch ``(n, k, k, b)`` under one of the 8 symmetries drawn at random (seeded ``rng``)."""
+    choice = rng.integers(0, 8, size=len(patches))
+    out = np.empty_like(patches)
+    for i in range(8):
+        sel = choice == i
+        if sel.any():
+            out[sel] = dihedral(patches[sel], i)
+    return out
