@@ -168,7 +168,7 @@ def block_size_for_budget(width: int, height: int, bytes_per_pixel: float, memor
     """
     target = max(1.0, memory_mb * 1024 * 1024 / max(bytes_per_pixel, 1e-9))
     in_w, in_h = internal_block
-    in_w = in_w if 0 < in_w < width else width
+    in_w = in_w if 0 < in_w < width else width  # strips (or unknown): the full width
     in_h = max(1, in_h)
     row_align = _lcm(in_h, output_tile) if output_tile else in_h
     # Full-width strips when an aligned band of rows fits: each input strip/tile row and each
@@ -179,7 +179,9 @@ def block_size_for_budget(width: int, height: int, bytes_per_pixel: float, memor
     if rows >= row_align:
         return width, rows // row_align * row_align
     # Tiles: columns aligned to the input tiles and the output tiles, rows to one aligned unit.
-    col_align = _lcm(in_w, output_tile) if output_tile else in_w
+    # (a strip input has no column structure: GDAL's block cache keeps the strips just read)
+    col_align = in_w if in_w < width else 1
+    col_align = _lcm(col_align, output_tile) if output_tile else col_align
     cols = int(target // (row_align + 2 * halo)) - 2 * halo
     cols = max(col_align, cols // col_align * col_align)
     return min(width, cols), min(height, row_align)
