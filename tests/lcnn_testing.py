@@ -211,3 +211,35 @@ def reference_samples_frame():
 
         _SAMPLES_FRAME = pd.read_csv(reference_samples_csv())
     return _SAMPLES_FRAME
+
+
+# --- A small, really trained model file (for classification tests; imports TensorFlow) ----------
+def train_small_model(path: Path, epochs: int = 3, n_samples: int = 6000, seed: int = 7) -> Path:
+    """Train a study_mlp for a few epochs on real labelled pixels and save it as a .lcnn file.
+
+    Uses the core's network builder, scaler and model file only (no training protocol):
+    classification tests need a real model, not a good one. Needs TensorFlow (tests/core).
+    """
+    import keras
+    import numpy as np
+
+    from landcover_cnn_plugin.core.legend import ClassLegend
+    from landcover_cnn_plugin.core.model_file import save_model_file
+    from landcover_cnn_plugin.core.models import build_model
+    from landcover_cnn_plugin.core.scaling import ZScoreScaler
+
+    keras.utils.set_random_seed(seed)
+    frame = reference_samples_frame().sample(n=n_samples, random_state=seed)
+    features = frame[STUDY_BANDS].to_numpy(np.float32)
+    names = dict(zip(frame["code"], frame["fclass"], strict=False))
+    legend = ClassLegend(sorted(names), names)
+    scaler = ZScoreScaler().fit(features)
+    ids = legend.ids_from_codes(frame["code"].to_numpy())
+    network = build_model("study_mlp", len(STUDY_BANDS), legend.n_classes)
+    network.fit(scaler.transform(features), keras.utils.to_categorical(ids, legend.n_classes),
+                epochs=epochs, batch_size=256, verbose=0)
+    metadata = {"model_type": "study_mlp", "feature_names": list(STUDY_BANDS), "patch_size": 1,
+                "scaler": scaler.to_dict(), "legend": legend.to_dict(),
+                "training": {"epochs": epochs, "seed": seed, "note": "test model"}}
+    save_model_file(path, network, metadata)
+    return Path(path)
