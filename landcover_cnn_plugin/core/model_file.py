@@ -297,8 +297,13 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise _refuse(path, f"its network cannot be extracted ({exc}).") from exc
         try:
+            custom = None
+            if metadata["model_type"] == "patch_cnn":  # its augmentation layer (a class, no code)
+                from .patch_cnn import custom_objects
+
+                custom = custom_objects()
             network = keras.saving.load_model(os.path.join(folder, MODEL_MEMBER), compile=False,
-                                              safe_mode=True)
+                                              safe_mode=True, custom_objects=custom)
         except Exception as exc:  # Keras raises many types for a damaged archive
             raise _refuse(path, f"its network cannot be loaded ({type(exc).__name__}: {exc}).") from exc
     n_features = len(metadata["feature_names"])

@@ -109,21 +109,23 @@ def default_filters(patch_size: int, final_pool: str = "none") -> list[int]:
     return [64 if i < 2 else 128 for i in range(n)]
 
 
-def build_patch_cnn(n_bands: int, n_classes: int, patch_size: int = DEFAULT_PATCH_SIZE, seed: int = 0,
+def build_patch_cnn(n_features: int, n_classes: int, patch_size: int = DEFAULT_PATCH_SIZE,
+                    seed: int | None = None,
                     filters: Sequence[int] | None = None, dense_units: int = 128,
                     dropout: float = 0.3, final_pool: str = "none", augment: bool = True):
     """Build (not compile) the patch CNN.
 
     Parameters
     ----------
-    n_bands : int
-        Bands of the input patch (features, e.g. 9 Sentinel-2 bands).
+    n_features : int
+        Bands of the input patch (the model's features, e.g. 9 Sentinel-2 bands).
     n_classes : int
         Classes of the softmax output.
     patch_size : int
-        k, odd: input patches are ``(k, k, n_bands)``, z-scored, nodata filled with 0.
-    seed : int
-        Seeds the initialisers, dropout and augmentation (repeatable runs).
+        k, odd: input patches are ``(k, k, n_features)``, z-scored, nodata filled with 0.
+    seed : int, optional
+        Seeds the initialisers, dropout and augmentation. ``None``: they draw from Keras'
+        global generator, which the training loop seeds (``keras.utils.set_random_seed``).
     filters : sequence of int, optional
         Filters of each valid 3x3 convolution; their count must be ``(k - 1) / 2`` (no final
         pooling) or ``(k - 3) / 2`` (with ``final_pool``). Default :func:`default_filters`.
@@ -139,7 +141,7 @@ def build_patch_cnn(n_bands: int, n_classes: int, patch_size: int = DEFAULT_PATC
     Returns
     -------
     keras.Model
-        Input ``(batch, k, k, n_bands)`` float32 -> probabilities ``(batch, n_classes)``.
+        Input ``(batch, k, k, n_features)`` float32 -> probabilities ``(batch, n_classes)``.
     """
     import keras
 
@@ -153,15 +155,17 @@ def build_patch_cnn(n_bands: int, n_classes: int, patch_size: int = DEFAULT_PATC
     if len(filters) != expected:
         raise ValueError(f"a {k} x {k} patch needs {expected} valid 3x3 convolutions "
                          f"(final_pool={final_pool!r}), not {len(filters)}")
-    keras.utils.set_random_seed(seed)
+    def sub(offset: int) -> int | None:
+        return None if seed is None else seed + offset
+
     init = keras.initializers.HeNormal
-    inputs = keras.Input(shape=(k, k, n_bands), name="patch")
+    inputs = keras.Input(shape=(k, k, n_features), name="patch")
     x = inputs
     if augment:
         x = dihedral_layer_class()(seed=seed, name="dihedral_augment")(x)
     for i, f in enumerate(filters):
         x = keras.layers.Conv2D(f, 3, padding="valid", use_bias=False,
-                                kernel_initializer=init(seed=seed + i), name=f"conv{i + 1}")(x)
+                                kernel_initializer=init(seed=sub(i)), name=f"conv{i + 1}")(x)
         x = keras.layers.BatchNormalization(name=f"bn{i + 1}")(x)
         x = keras.layers.Activation("relu", name=f"relu{i + 1}")(x)
     if final_pool == "avg":
@@ -172,13 +176,13 @@ def build_patch_cnn(n_bands: int, n_classes: int, patch_size: int = DEFAULT_PATC
         x = keras.layers.Flatten(name="flatten")(x)
     if dense_units:
         if dropout:
-            x = keras.layers.Dropout(dropout, seed=seed, name="dropout1")(x)
-        x = keras.layers.Dense(dense_units, activation="relu", kernel_initializer=init(seed=seed + 100),
+            x = keras.layers.Dropout(dropout, seed=sub(300), name="dropout1")(x)
+        x = keras.layers.Dense(dense_units, activation="relu", kernel_initializer=init(seed=sub(100)),
                                name="dense1")(x)
     if dropout:
-        x = keras.layers.Dropout(dropout, seed=seed + 1, name="dropout2")(x)
+        x = keras.layers.Dropout(dropout, seed=sub(301), name="dropout2")(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax",
-                                 kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 200),
+                                 kernel_initializer=keras.initializers.GlorotUniform(seed=sub(200)),
                                  name="softmax")(x)
     return keras.Model(inputs, outputs, name=f"patch_cnn_{k}x{k}")
 
@@ -290,9 +294,119 @@ def predict_block_patch(keras_fcn, values_scaled_filled: np.ndarray, max_pixels:
     return np.ascontiguousarray(np.moveaxis(out, -1, 0), dtype=np.float32)
 
 
+def predict_patch_block(loaded, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``LoadedModel.predict_block`` for patch models (the hook ``core/model_file.py`` calls).
+
+    Parameters
+    ----------
+    loaded : core.model_file.LoadedModel
+        A ``patch_cnn`` model (``halo = patch_size // 2``); its fully convolutional twin is
+        built on first use and kept on the object.
+    values : numpy.ndarray
+        float32 ``(bands, rows + 2h, cols + 2h)`` raw band values in ``feature_names`` order,
+        the block plus its halo, image edges replicated (``core/blocks.py``).
+    valid : numpy.ndarray
+        bool ``(rows + 2h, cols + 2h)``, False where any band is nodata.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n_classes, rows, cols)``; 0 for every class where the pixel itself is
+        invalid (nodata stays nodata). Invalid *neighbours* are filled with the training mean
+        (0 after z-scoring), as when the training patches were cut.
+    """
+    h = loaded.halo
+    bands = values.shape[0]
+    if bands != len(loaded.feature_names):
+        raise ValueError(f"expected {len(loaded.feature_names)} bands, got {bands}")
+    fcn = getattr(loaded, "_patch_fcn", None)
+    if fcn is None:
+        fcn = fully_convolutional(loaded.keras_model)
+        loaded._patch_fcn = fcn
+    valid = np.asarray(valid, dtype=bool)
+    scaled = loaded.scaler.transform(np.moveaxis(np.asarray(values, dtype=np.float32), 0, -1), valid)
+    out = predict_block_patch(fcn, np.moveaxis(scaled, -1, 0))
+    interior = valid[h:valid.shape[0] - h, h:valid.shape[1] - h]
+    out[:, ~interior] = 0.0
+    return out
+
+
 def patch_size_of_fcn(keras_fcn) -> int:
     """k of a fully convolutional twin (set by :func:`fully_convolutional`)."""
     k = getattr(keras_fcn, "_lcnn_patch_size", None)
     if k is None:
         raise ValueError("not a model made by fully_convolutional()")
     return int(k)
+
+
+class PatchInputs:
+    """Input provider of ``patch_cnn`` for ``core.training`` (k x k patches at the sample points).
+
+    The patches are cut once, at every sample row's ``X``, ``Y`` from the stack raster
+    (bands matched to the features by description). Which rows become training inputs is
+    decided by the trainer's split: :meth:`inputs` returns the patches of exactly the rows
+    it is given, so a training patch's *label* always comes from a training row (never from
+    a test polygon), while its neighbourhood may show pixels of any polygon, as at
+    prediction time.
+
+    Parameters
+    ----------
+    table : core.training.SampleTable
+        Needs ``xy`` (the CSV's X, Y in the raster's CRS) and ``feature_names``.
+    raster : str
+        The stack the samples were extracted from.
+    patch_size : int
+        k (odd).
+
+    Raises
+    ------
+    UserInputError
+        No raster (``RASTER``), no X/Y columns (``INPUT``), bands missing from the raster,
+        points outside it or on nodata, or a raster whose values at the points differ from
+        the samples' band values (another stack).
+    """
+
+    def __init__(self, table: Any, raster: str | None, patch_size: int = DEFAULT_PATCH_SIZE) -> None:
+        from .errors import UserInputError
+        from .patches import check_patch_size, cut_patches, pixels_from_xy
+
+        self.patch_size = check_patch_size(patch_size)
+        if not raster:
+            raise UserInputError("the patch model cuts k x k patches from the stack raster: give the "
+                                 "raster the samples were extracted from.", "RASTER")
+        if table.xy is None:
+            raise UserInputError("the patch model needs the samples' X and Y columns (pixel centres in "
+                                 "the raster's CRS) to find the patches; the samples have none.", "INPUT")
+        from osgeo import gdal
+
+        dataset = gdal.Open(str(raster))
+        if dataset is None:
+            raise UserInputError(f"cannot open the raster {raster}.", "RASTER")
+        rows, cols = pixels_from_xy(dataset.GetGeoTransform(), table.xy[:, 0], table.xy[:, 1])
+        dataset = None
+        self.table = table
+        self.patches = cut_patches(raster, rows, cols, self.patch_size, table.feature_names)
+        bad_centre = ~self.patches.centre_valid
+        if bad_centre.any():
+            raise UserInputError(f"{int(bad_centre.sum())} sample points lie on nodata pixels of the "
+                                 f"raster {raster}: use the stack the samples were extracted from.", "RASTER")
+        h = self.patch_size // 2
+        centre = self.patches.values[:, h, h, :]
+        tolerance = 1e-4 * np.maximum(1.0, np.abs(table.features))
+        differ = (np.abs(centre - table.features) > tolerance).any(axis=1)
+        if differ.mean() > 0.01:
+            raise UserInputError(
+                f"at {int(differ.sum())} of {len(differ)} sample points the raster {raster} holds other "
+                "band values than the samples: the samples were extracted from another raster. Give "
+                "the stack they came from.", "RASTER")
+
+    def fit_scaler(self, rows: np.ndarray):
+        """Per-band z-score statistics of the *training rows'* pixels (the patch centres)."""
+        from .scaling import ZScoreScaler
+
+        return ZScoreScaler().fit(self.table.features[rows])
+
+    def inputs(self, rows: np.ndarray, scaler) -> np.ndarray:
+        """Scaled patches of ``rows``: float32 ``(len(rows), k, k, bands)``, nodata filled with 0."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return scaler.transform(self.patches.values[rows], self.patches.valid[rows])
