@@ -217,29 +217,47 @@ def reference_samples_frame():
 def train_small_model(path: Path, epochs: int = 3, n_samples: int = 6000, seed: int = 7) -> Path:
     """Train a study_mlp for a few epochs on real labelled pixels and save it as a .lcnn file.
 
-    Uses the core's network builder, scaler and model file only (no training protocol):
-    classification tests need a real model, not a good one. Needs TensorFlow (tests/core).
+    Uses the core's network builder, scaler, metrics and model file only (no training
+    protocol): classification and report tests need a real model, not a good one. The
+    metadata holds the history and metrics on 2000 other (randomly chosen) pixels.
+    Needs TensorFlow (tests/core).
     """
     import keras
     import numpy as np
 
     from landcover_cnn_plugin.core.legend import ClassLegend
+    from landcover_cnn_plugin.core.metrics import compute_metrics
     from landcover_cnn_plugin.core.model_file import save_model_file
     from landcover_cnn_plugin.core.models import build_model
     from landcover_cnn_plugin.core.scaling import ZScoreScaler
 
     keras.utils.set_random_seed(seed)
-    frame = reference_samples_frame().sample(n=n_samples, random_state=seed)
-    features = frame[STUDY_BANDS].to_numpy(np.float32)
+    frame = reference_samples_frame().sample(n=n_samples + 2000, random_state=seed)
+    train, test = frame.iloc[:n_samples], frame.iloc[n_samples:]
+    features = train[STUDY_BANDS].to_numpy(np.float32)
     names = dict(zip(frame["code"], frame["fclass"], strict=False))
     legend = ClassLegend(sorted(names), names)
     scaler = ZScoreScaler().fit(features)
-    ids = legend.ids_from_codes(frame["code"].to_numpy())
+    ids = legend.ids_from_codes(train["code"].to_numpy())
     network = build_model("study_mlp", len(STUDY_BANDS), legend.n_classes)
-    network.fit(scaler.transform(features), keras.utils.to_categorical(ids, legend.n_classes),
-                epochs=epochs, batch_size=256, verbose=0)
+    fitted = network.fit(scaler.transform(features), keras.utils.to_categorical(ids, legend.n_classes),
+                         epochs=epochs, batch_size=256, verbose=0, validation_split=0.2)
+    probabilities = network.predict(scaler.transform(test[STUDY_BANDS].to_numpy(np.float32)), verbose=0)
+    predicted = legend.codes_from_ids(probabilities.argmax(axis=1))
+    metrics = compute_metrics(test["code"].to_numpy(), predicted, legend)
+
+    def counts(part) -> dict[str, int]:
+        return {str(k): int(v) for k, v in part["code"].value_counts().sort_index().items()}
+
+    n_fit = int(round(n_samples * 0.8))
     metadata = {"model_type": "study_mlp", "feature_names": list(STUDY_BANDS), "patch_size": 1,
                 "scaler": scaler.to_dict(), "legend": legend.to_dict(),
-                "training": {"epochs": epochs, "seed": seed, "note": "test model"}}
+                "training": {"epochs": epochs, "batch_size": 256, "seed": seed, "balance": "none",
+                             "samples": "reference_samples_20m.csv", "label": "code"},
+                "split": {"protocol": "random", "group_column": None, "test_fraction": 0.25,
+                          "counts": {"train": counts(train.iloc[:n_fit]),
+                                     "validation": counts(train.iloc[n_fit:]), "test": counts(test)}},
+                "metrics": metrics,
+                "history": {k: [float(x) for x in v] for k, v in fitted.history.items()}}
     save_model_file(path, network, metadata)
     return Path(path)
