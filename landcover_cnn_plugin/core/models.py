@@ -113,7 +113,7 @@ def _build_patch_cnn(n_features: int, n_classes: int, patch_size: int) -> Any:
 
 
 def build_model(model_type: str, n_features: int, n_classes: int, patch_size: int = 1,
-                learning_rate: float = 0.001) -> Any:
+                learning_rate: float = 0.001, steps_per_execution: int = 1) -> Any:
     """Build and compile a network (Adam, categorical cross-entropy, accuracy).
 
     Parameters
@@ -128,6 +128,8 @@ def build_model(model_type: str, n_features: int, n_classes: int, patch_size: in
         Patch side in pixels for ``patch_cnn`` (odd); ignored by per-pixel models.
     learning_rate : float
         Adam's learning rate.
+    steps_per_execution : int
+        Batches run per compiled call (fewer Python round trips; the same updates).
     """
     import keras
 
@@ -139,5 +141,6 @@ def build_model(model_type: str, n_features: int, n_classes: int, patch_size: in
     else:
         model = _build_patch_cnn(n_features, n_classes, patch_size)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
+                  loss="categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=steps_per_execution)
     return model

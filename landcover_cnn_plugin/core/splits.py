@@ -62,9 +62,14 @@ def _n_splits(fraction: float, parameter: str) -> int:
     return max(2, int(round(1.0 / fraction)))
 
 
-def _holdout(labels: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int,
+def holdout_split(labels: np.ndarray, groups: np.ndarray | None, fraction: float, seed: int,
              parameter: str) -> tuple[np.ndarray, np.ndarray]:
-    """Split positions ``0..n-1`` into (keep, held out) with about ``fraction`` held out."""
+    """Split positions ``0..n-1`` into (keep, held out) with about ``fraction`` held out.
+
+    With ``groups``: the first fold of a shuffled ``StratifiedGroupKFold`` with
+    ``round(1 / fraction)`` folds is held out (whole groups); without: a stratified
+    random split (unstratified where a class has a single row).
+    """
     n = len(labels)
     if groups is not None:
         from sklearn.model_selection import StratifiedGroupKFold
@@ -118,9 +123,9 @@ def split_samples(labels: np.ndarray, groups: np.ndarray | None = None, protocol
         raise UserInputError("the group split needs a group column (e.g. polygon_id); give one or "
                              "use the random split.", "GROUP")
     use_groups = np.asarray(groups) if protocol == "group" else None
-    train_val, test = _holdout(labels, use_groups, test_fraction, seed, "TEST_FRACTION")
+    train_val, test = holdout_split(labels, use_groups, test_fraction, seed, "TEST_FRACTION")
     inner_groups = use_groups[train_val] if use_groups is not None else None
-    train_pos, val_pos = _holdout(labels[train_val], inner_groups, validation_fraction, seed + 1,
+    train_pos, val_pos = holdout_split(labels[train_val], inner_groups, validation_fraction, seed + 1,
                                   "VALIDATION_FRACTION")
     split = SplitIndices(train=np.sort(train_val[train_pos]).astype(np.int64),
                          validation=np.sort(train_val[val_pos]).astype(np.int64),

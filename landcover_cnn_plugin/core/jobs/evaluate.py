@@ -1,0 +1,59 @@
+"""``evaluate``: a model file + a samples CSV -> accuracy figures (metrics JSON)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..atomic import check_output_folder
+
+NAME = "evaluate"
+HELP = ("Measure a model file's accuracy on a samples CSV (use samples the model was not trained on, "
+        "e.g. other polygons): overall accuracy, kappa, per-class F1, confusion matrix.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="model file (.lcnn)")
+    parser.add_argument("--samples", required=True, help="samples CSV with the model's feature columns")
+    parser.add_argument("--metrics", default=None, help="metrics JSON to write")
+    parser.add_argument("--label", default=None,
+                        help="column of class codes (default: the one the model was trained with)")
+
+
+def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+
+    from ..errors import UserInputError
+    from ..metrics import compute_metrics, format_metrics
+    from ..model_file import feature_positions, load_model_file
+    from ..training import read_samples
+    from .train import write_json
+
+    if args.metrics:
+        check_output_folder(args.metrics, "METRICS")
+    model = load_model_file(args.model)
+    reporter.progress(20)
+    label = args.label or model.metadata.get("training", {}).get("label") or "code"
+    try:
+        columns = [str(c) for c in pd.read_csv(args.samples, nrows=0).columns]
+    except (OSError, ValueError) as exc:
+        raise UserInputError(f"cannot read {args.samples} as a CSV file: {exc}", "SAMPLES") from exc
+    feature_positions(model.feature_names, columns, "SAMPLES", "the samples")
+    table = read_samples(args.samples, label, model.feature_names, group=None, names_field=None,
+                         reporter=reporter, min_classes=1, min_per_class=1)
+    known = np.isin(table.codes, model.legend.codes)
+    if not known.all():
+        unknown = sorted(set(table.codes[~known].tolist()))
+        reporter.log(f"Ignoring {int((~known).sum())} samples of classes the model does not know: {unknown}")
+    if not known.any():
+        raise UserInputError(f"no sample belongs to a class of the model ({model.legend.codes}).", "SAMPLES")
+    reporter.progress(40)
+    predicted = model.predict_codes(table.features[known])
+    metrics = compute_metrics(table.codes[known], predicted, model.legend)
+    reporter.log(format_metrics(metrics))
+    if args.metrics:
+        write_json(args.metrics, metrics)
+    return {"model": args.model, "overall_accuracy": metrics["overall_accuracy"], "kappa": metrics["kappa"],
+            "macro_f1": metrics["macro_f1"], "n_samples": metrics["n_samples"],
+            "n_ignored": int((~known).sum()) + table.n_dropped, "metrics": args.metrics}
