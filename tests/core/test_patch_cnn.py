@@ -186,3 +186,22 @@ def test_blockwise_fully_convolutional_equals_per_patch(trained, tmp_path, stack
     np.testing.assert_allclose(blockwise[:, valid_px].sum(axis=0), 1.0, atol=1e-5)
     # the network is not constant: it separates classes on this window
     assert len(np.unique(per_patch.argmax(1))) >= 2
+
+
+def test_example_patches_picture(trained):
+    """The report's picture of training patches: a PNG with one row per class."""
+    import io
+
+    import matplotlib.image
+
+    from landcover_cnn_plugin.core.patch_cnn import PatchInputs, example_patches_png
+
+    trainer, loaded = trained
+    rows = trainer.split_.train
+    provider = PatchInputs(trainer.table_, str(reference_stack()), K)
+    png = example_patches_png(provider.patches.values[rows], trainer.table_.codes[rows], loaded.legend,
+                              loaded.feature_names, per_class=3, seed=1)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    image = matplotlib.image.imread(io.BytesIO(png))
+    assert image.shape[0] > 8 * 40 and image.shape[1] > 3 * 40  # 8 classes x 3 patches, readable size
+    assert image[..., :3].std() > 0.05  # real pictures, not a blank canvas

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): tables of accuracy and speed; not tests."""
