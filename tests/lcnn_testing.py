@@ -261,3 +261,11 @@ def train_small_model(path: Path, epochs: int = 3, n_samples: int = 6000, seed: 
                 "history": {k: [float(x) for x in v] for k, v in fitted.history.items()}}
     save_model_file(path, network, metadata)
     return Path(path)
+
+
+def reference_samples_subset_csv(step: int = 6) -> Path:
+    """Every ``step``-th row of reference_samples_csv() (all polygons kept): small, quick trainings."""
+    def build(path: Path) -> None:
+        reference_samples_frame().iloc[::step].to_csv(path, index=False)
+
+    return _cached(f"reference_samples_20m_every{step}.csv", build)
