@@ -483,3 +483,29 @@ def example_patches_png(values: np.ndarray, codes: np.ndarray, legend: Any, band
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", bbox_inches="tight")
     return buffer.getvalue()
+
+
+def training_examples_png(trainer: Any, per_class: int = 4) -> bytes | None:
+    """:func:`example_patches_png` of a fitted ``LandcoverTrainer``'s training rows (None if per-pixel).
+
+    Cuts only the patches shown (``per_class`` per class, seeded by the trainer's seed).
+    """
+    from .patches import cut_patches, pixels_from_xy
+
+    if getattr(trainer, "patch_size_", 1) <= 1 or not trainer.raster:
+        return None
+    from osgeo import gdal
+
+    table, rows = trainer.table_, np.asarray(trainer.split_.train)
+    rng = np.random.default_rng(trainer.seed)
+    chosen = []
+    for code in trainer.legend_.codes:
+        where = rows[table.codes[rows] == code]
+        chosen.append(rng.choice(where, size=min(per_class, len(where)), replace=False))
+    chosen = np.sort(np.concatenate(chosen))
+    dataset = gdal.Open(str(trainer.raster))
+    r, c = pixels_from_xy(dataset.GetGeoTransform(), table.xy[chosen, 0], table.xy[chosen, 1])
+    dataset = None
+    patches = cut_patches(trainer.raster, r, c, trainer.patch_size_, table.feature_names)
+    return example_patches_png(patches.values, table.codes[chosen], trainer.legend_, table.feature_names,
+                               per_class=per_class, seed=trainer.seed)

@@ -252,7 +252,8 @@ MODEL_DESCRIPTIONS = {
 }
 
 
-def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, Any]) -> str:
+def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, Any],
+                          example_patches_png: bytes | None = None) -> str:
     """Write the training report of a model (its model-file metadata, see docs/DESIGN.md).
 
     Parameters
@@ -263,6 +264,9 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
         ``model_type``, ``feature_names``, ``patch_size``, ``legend``, ``training``, ``split``
         (with ``counts``), ``metrics`` (test part), ``history``, ``versions``, ``created``;
         missing parts are left out of the report.
+    example_patches_png : bytes, optional
+        PNG of example training patches per class (``core.patch_cnn.training_examples_png``),
+        shown for patch models.
 
     Returns
     -------
@@ -304,6 +308,19 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
                  "on the validation part. Training stops when the validation loss has not improved "
                  "for 'patience' epochs; the best epoch's weights are kept. A validation curve "
                  "far worse than the training curve means over-fitting.</p>", curves]
+    if example_patches_png:
+        k = metadata.get("patch_size", 1)
+        data64 = base64.b64encode(example_patches_png).decode("ascii")
+        body += [f"<h2>Training patches</h2><p>The network classifies each pixel from the {k} x {k} "
+                 "pixels around it. A few training patches of each class, the classified pixel "
+                 "marked in the centre:</p>",
+                 f'<img alt="example training patches" src="data:image/png;base64,{data64}">']
+    if example_patches_png:
+        data64 = base64.b64encode(example_patches_png).decode("ascii")
+        body += [f"<h2>Example training patches</h2><p>Patches of {_e(metadata.get('patch_size'))} x "
+                 f"{_e(metadata.get('patch_size'))} pixels around training pixels, a few per class: "
+                 "what the network sees around each pixel.</p>"
+                 f'<img alt="example patches" src="data:image/png;base64,{data64}">']
     if versions:
         body += ["<h2>Software</h2>", _key_value_table(versions)]
     return _write(html_path, _page("Land cover model: training report", "".join(body)))

@@ -205,3 +205,17 @@ def test_example_patches_picture(trained):
     image = matplotlib.image.imread(io.BytesIO(png))
     assert image.shape[0] > 8 * 40 and image.shape[1] > 3 * 40  # 8 classes x 3 patches, readable size
     assert image[..., :3].std() > 0.05  # real pictures, not a blank canvas
+
+
+def test_training_report_shows_patch_size_and_examples(trained, tmp_path):
+    from landcover_cnn_plugin.core.patch_cnn import training_examples_png
+    from landcover_cnn_plugin.core.report import write_training_report
+
+    trainer, loaded = trained
+    png = training_examples_png(trainer, per_class=2)
+    assert png is not None and png[:4] == b"\x89PNG"
+    html = (tmp_path / "report.html")
+    write_training_report(html, loaded.metadata, example_patches_png=png)
+    text = html.read_text(encoding="utf-8")
+    assert "Training patches" in text and f"{K} x {K} pixels" in text
+    assert text.count("data:image/png;base64,") >= 3  # confusion, curves, patches

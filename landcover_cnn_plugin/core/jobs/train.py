@@ -105,9 +105,11 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
                                   "model_type": trainer.model_type,
                                   "cross_validation": trainer.cv_results_})
     if args.report:
+        from ..patch_cnn import training_examples_png
         from ..report import write_training_report
 
-        write_training_report(args.report, read_model_metadata(args.model))
+        write_training_report(args.report, read_model_metadata(args.model),
+                              example_patches_png=training_examples_png(trainer))
         reporter.log(f"Report written to {args.report}")
     result = trainer.result(args.model)
     result.update({"metrics": args.metrics, "report": args.report})
