@@ -265,6 +265,15 @@ class PolygonRasterizer:
         self.windows = [None if np.isnan(env[0]) else grid.window_of(tuple(env))
                         for env in self.envelopes]
 
+    def require_overlap(self, parameter: str = "INPUT") -> None:
+        """Refuse polygons of which none reaches the grid (nothing could be labelled)."""
+        if self.polygons_outside == len(self.polygons):
+            xmin, ymin, xmax, ymax = self.grid.bounds
+            raise UserInputError(
+                f"none of the {len(self.polygons)} polygons overlaps the raster's extent "
+                f"({xmin:.0f}, {ymin:.0f}) - ({xmax:.0f}, {ymax:.0f}); choose polygons and a raster of "
+                "the same area (the polygons are reprojected to the raster's CRS).", parameter)
+
     @property
     def polygons_outside(self) -> int:
         """Polygons whose (inset) envelope misses the grid."""
@@ -429,7 +438,7 @@ def _column(values) -> np.ndarray:
     return np.ma.asarray(values)
 
 
-def iter_point_batches(path: str, layer_name: str | None, fields: Sequence[str],
+def iter_point_batches(path: str, layer_name: str | int | None, fields: Sequence[str],
                        batch_size: int = POINT_BATCH) -> Iterator[PointBatch]:
     """Read a point layer in batches of ``batch_size`` points (OGR Arrow stream, no Python per point).
 
@@ -442,7 +451,7 @@ def iter_point_batches(path: str, layer_name: str | None, fields: Sequence[str],
     """
     ogr = _ogr()
     source = ogr.Open(str(path))
-    layer = source.GetLayerByName(layer_name) if layer_name else source.GetLayer(0)
+    layer = _layer(source, layer_name)
     definition = layer.GetLayerDefn()
     wanted = set(fields)
     ignored = [definition.GetFieldDefn(i).GetName() for i in range(definition.GetFieldCount())
@@ -462,10 +471,16 @@ def iter_point_batches(path: str, layer_name: str | None, fields: Sequence[str],
     layer.SetIgnoredFields([])
 
 
-def count_points(path: str, layer_name: str | None) -> int:
+def _layer(source, layer_name: str | int | None):
+    """A layer by name, by index, or the first one."""
+    if isinstance(layer_name, str) and layer_name:
+        return source.GetLayerByName(layer_name)
+    return source.GetLayer(int(layer_name or 0))
+
+
+def count_points(path: str, layer_name: str | int | None) -> int:
     source = _ogr().Open(str(path))
-    layer = source.GetLayerByName(layer_name) if layer_name else source.GetLayer(0)
-    return layer.GetFeatureCount()
+    return _layer(source, layer_name).GetFeatureCount()
 
 
 # --- Raster reading by blocks -----------------------------------------------------------------
@@ -688,7 +703,7 @@ def _masked_to_str(column: np.ndarray) -> np.ndarray:
     return np.where(mask, "", text)
 
 
-def sample_points_to_csv(points_path: str, points_layer: str | None, raster_path: str, csv_path: str,
+def sample_points_to_csv(points_path: str, points_layer: str | int | None, raster_path: str, csv_path: str,
                          label_field: str, group_field: str | None = None,
                          name_field: str | None = None, reporter: Reporter | None = None,
                          is_canceled: CanceledCheck = _never_canceled,

@@ -1,0 +1,95 @@
+"""Rasterize training polygons onto a reference grid (class codes, smallest polygon wins)."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterRasterDestination,
+    QgsProcessingParameterRasterLayer,
+)
+
+from ..core.atomic import atomic_output
+from ..core.sampling import Grid, PolygonRasterizer, rasterize_codes
+from .base import LandcoverAlgorithm
+from .data_preparation import (
+    FeedbackReporter,
+    check_polygons_and_grid,
+    read_label_polygons,
+    run_core,
+)
+
+
+class RasterizePolygonsAlgorithm(LandcoverAlgorithm):
+    NAME = "rasterizepolygons"
+    DISPLAY_NAME = "Rasterize training polygons"
+    GROUP_ID = "datapreparation"
+    HELP = (
+        "This algorithm burns the class codes of training polygons into a raster on exactly the "
+        "grid of a reference raster (same CRS, origin, pixel size and size).\n\n"
+        "<b>Training polygons</b>: polygons in any CRS (they are reprojected to the reference "
+        "raster's CRS).\n<b>Class code field</b>: an integer field (e.g. ASLC 51 or OSM 7201); codes "
+        "are written as they are, 0 means unlabelled (and is the output's nodata).\n"
+        "<b>Reference raster</b>: the grid, normally the band stack.\n"
+        "<b>All touched</b>: off (default) labels a pixel when its centre lies in a polygon; on "
+        "labels every pixel a polygon touches.\n\n"
+        "Where polygons overlap, the smallest polygon wins (it is the more specific one, e.g. a "
+        "wetland inside a forest); of two polygons of equal area the one with the lower feature id "
+        "wins. The output is the smallest unsigned integer type that holds the codes."
+    )
+    INPUT = "INPUT"
+    FIELD = "FIELD"
+    REFERENCE = "REFERENCE"
+    ALL_TOUCHED = "ALL_TOUCHED"
+    OUTPUT = "OUTPUT"
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.INPUT, self.tr("Training polygons"), [QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterField(
+            self.FIELD, self.tr("Class code field (integer)"), parentLayerParameterName=self.INPUT,
+            type=QgsProcessingParameterField.Numeric))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.REFERENCE, self.tr("Reference raster (grid)")))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.ALL_TOUCHED, self.tr("All touched pixels (instead of pixel centres)"), defaultValue=False))
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class code raster")))
+        self.addOutput(QgsProcessingOutputNumber("LABELLED_PIXELS", self.tr("Labelled pixels")))
+        self.addOutput(QgsProcessingOutputNumber("POLYGONS_OUTSIDE", self.tr("Polygons outside the grid")))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        problem = check_polygons_and_grid(self, parameters, context, self.INPUT, self.FIELD, None,
+                                          self.REFERENCE, self.OUTPUT)
+        return (False, problem) if problem else (True, "")
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        source = self.parameterAsSource(parameters, self.INPUT, context)
+        reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        field = self.parameterAsString(parameters, self.FIELD, context)
+        all_touched = self.parameterAsBoolean(parameters, self.ALL_TOUCHED, context)
+
+        def work():
+            grid = Grid.from_path(reference.source(), self.REFERENCE)
+            polygons = read_label_polygons(source, field, None, reference.crs(), context, feedback)
+            rasterizer = PolygonRasterizer(polygons, grid, all_touched=all_touched)
+            rasterizer.require_overlap(self.INPUT)
+            with atomic_output(output) as tmp:
+                per_code = rasterize_codes(rasterizer, tmp, FeedbackReporter(feedback), feedback.isCanceled)
+            return per_code, rasterizer.polygons_outside
+
+        result = run_core(work, feedback)
+        if result is None:
+            return {}
+        per_code, outside = result
+        counts = ", ".join(f"{code}: {n}" for code, n in sorted(per_code.items()))
+        feedback.pushInfo(f"Labelled pixels per code: {counts}")
+        if outside:
+            feedback.pushWarning(f"{outside} polygon(s) lie outside the reference grid.")
+        return {self.OUTPUT: output, "LABELLED_PIXELS": sum(per_code.values()), "POLYGONS_OUTSIDE": outside}

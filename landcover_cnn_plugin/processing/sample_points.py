@@ -1,0 +1,110 @@
+"""Sample rasters to CSV: the raster values at training points, the table training reads."""
+
+from __future__ import annotations
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
+    QgsProcessingParameterFileDestination,
+    QgsProcessingParameterRasterLayer,
+)
+
+from ..core.atomic import atomic_output
+from ..core.sampling import sample_points_to_csv
+from .base import LandcoverAlgorithm
+from .data_preparation import (
+    FeedbackReporter,
+    check_polygons_and_grid,
+    field_exists_problem,
+    point_layer_for_ogr,
+    run_core,
+)
+
+
+class SamplePointsAlgorithm(LandcoverAlgorithm):
+    NAME = "samplepoints"
+    DISPLAY_NAME = "Sample rasters to CSV"
+    GROUP_ID = "datapreparation"
+    HELP = (
+        "This algorithm reads every band of a raster (the stack) at each point and writes the "
+        "samples CSV that training reads: X, Y (the centre of the sampled pixel, raster CRS), one "
+        "column per band named by its band name, the label column (named as the class field, e.g. "
+        "'code' or 'ASLC'), the class name column if given, polygon_id, Latitude and Longitude "
+        "(WGS84 degrees).\n\n"
+        "<b>Points</b>: any point layer; points in another CRS are reprojected to the raster's.\n"
+        "<b>Raster</b>: the stack to sample.\n<b>Label field</b>: the integer class code field.\n"
+        "<b>Group field</b>: optional integer field written as polygon_id (splits keep a group "
+        "together); default: the field 'polygon_id' if the points have one (as 'Regular points "
+        "in training polygons' writes), else the point's feature id.\n"
+        "<b>Class name field</b>: optional text field copied after the label.\n\n"
+        "Points outside the raster, on nodata in any band or without a label are skipped and "
+        "counted (log and outputs). Rows keep the points' order. The raster is read block by "
+        "block and the CSV is streamed, so memory stays flat however many points there are."
+    )
+    POINTS = "POINTS"
+    RASTER = "RASTER"
+    LABEL = "LABEL"
+    GROUP = "GROUP"
+    CLASS_NAME_FIELD = "CLASS_NAME_FIELD"
+    OUTPUT = "OUTPUT"
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.POINTS, self.tr("Points"), [QgsProcessing.TypeVectorPoint]))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.RASTER, self.tr("Raster (stack)")))
+        self.addParameter(QgsProcessingParameterField(
+            self.LABEL, self.tr("Label field (integer class code)"), parentLayerParameterName=self.POINTS,
+            type=QgsProcessingParameterField.Numeric))
+        self.addParameter(QgsProcessingParameterField(
+            self.GROUP, self.tr("Group field (polygon_id)"), parentLayerParameterName=self.POINTS,
+            type=QgsProcessingParameterField.Numeric, optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            self.CLASS_NAME_FIELD, self.tr("Class name field"), parentLayerParameterName=self.POINTS,
+            optional=True))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT, self.tr("Samples CSV"), self.tr("CSV files (*.csv)")))
+        for name, description in (("SAMPLES", "Samples written"), ("OUTSIDE", "Points outside the raster"),
+                                  ("NODATA", "Points on nodata"), ("UNLABELLED", "Points without label")):
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(description)))
+
+    def _group_field(self, parameters, context) -> str | None:
+        group = self.parameterAsString(parameters, self.GROUP, context)
+        if group:
+            return group
+        source = self.parameterAsSource(parameters, self.POINTS, context)
+        return "polygon_id" if source.fields().lookupField("polygon_id") >= 0 else None
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        problem = check_polygons_and_grid(self, parameters, context, self.POINTS, self.LABEL,
+                                          self.CLASS_NAME_FIELD, self.RASTER, self.OUTPUT, kind="point")
+        if not problem and self.parameterAsString(parameters, self.GROUP, context):
+            source = self.parameterAsSource(parameters, self.POINTS, context)
+            problem = field_exists_problem(source, self.parameterAsString(parameters, self.GROUP, context),
+                                           self.GROUP, self.POINTS)
+        return (False, problem) if problem else (True, "")
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
+        output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        label = self.parameterAsString(parameters, self.LABEL, context)
+        name_field = self.parameterAsString(parameters, self.CLASS_NAME_FIELD, context) or None
+        group = self._group_field(parameters, context)
+        path, layer = point_layer_for_ogr(self, parameters, self.POINTS, raster.crs(), context, feedback)
+
+        def work():
+            with atomic_output(output) as tmp:
+                return sample_points_to_csv(path, layer, raster.source(), tmp, label, group, name_field,
+                                            FeedbackReporter(feedback), feedback.isCanceled)
+
+        counts = run_core(work, feedback)
+        if counts is None:
+            return {}
+        feedback.pushInfo(f"{counts.written} samples written; skipped: {counts.outside} outside the raster, "
+                          f"{counts.nodata} on nodata, {counts.unlabelled} without label or group.")
+        return {self.OUTPUT: output, "SAMPLES": counts.written, "OUTSIDE": counts.outside,
+                "NODATA": counts.nodata, "UNLABELLED": counts.unlabelled}
