@@ -4,9 +4,27 @@ from __future__ import annotations
 
 
 def algorithm_classes() -> list[type]:
+    from .assess_accuracy import AssessAccuracyAlgorithm
     from .check_environment import CheckEnvironmentAlgorithm
+    from .classify_image import ClassifyImageAlgorithm
+    from .compare_feature_sets import CompareFeatureSetsAlgorithm
+    from .extract_samples import ExtractSamplesAlgorithm
+    from .rasterize_polygons import RasterizePolygonsAlgorithm
+    from .regular_points import RegularPointsAlgorithm
+    from .sample_points import SamplePointsAlgorithm
+    from .stack_rasters import StackRastersAlgorithm
+    from .train_model import TrainModelAlgorithm
 
     classes: list[type] = [
+        StackRastersAlgorithm,
+        RasterizePolygonsAlgorithm,
+        RegularPointsAlgorithm,
+        SamplePointsAlgorithm,
+        ExtractSamplesAlgorithm,
         CheckEnvironmentAlgorithm,
+        TrainModelAlgorithm,
+        CompareFeatureSetsAlgorithm,
+        ClassifyImageAlgorithm,
+        AssessAccuracyAlgorithm,
     ]
     return classes

@@ -1,0 +1,40 @@
+"""``assess``: metrics of a class map from (reference, mapped) pixel-pair counts."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+NAME = "assess"
+HELP = ("Accuracy of a class map: read a reference,mapped,count CSV (written by 'Assess map "
+        "accuracy'), write the confusion matrix CSV and an HTML report.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pairs", required=True, help="CSV reference,mapped,count")
+    parser.add_argument("--map", required=True, help="the class map (its legend names the classes)")
+    parser.add_argument("--matrix", default="", help="confusion matrix CSV to write")
+    parser.add_argument("--report", default="", help="HTML report to write")
+    parser.add_argument("--reference-name", default="", help="reference layer, for the report")
+    parser.add_argument("--field", default="", help="reference code field, for the report")
+    parser.add_argument("--points-outside", type=int, default=0,
+                        help="reference points outside the map, for the report")
+
+
+def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
+    from ..accuracy import assess_pairs, map_legend, read_pairs_csv
+    from ..atomic import check_output_folder
+
+    for path, parameter in ((args.matrix, "OUTPUT_MATRIX"), (args.report, "OUTPUT_REPORT")):
+        if path:
+            check_output_folder(path, parameter)
+    reporter.progress(10)
+    info = {"Class map": args.map, "Reference data": args.reference_name,
+            "Reference code field": args.field}
+    if args.points_outside:
+        info["Reference points outside the map (left out)"] = args.points_outside
+    metrics = assess_pairs(read_pairs_csv(args.pairs), map_legend(args.map), args.matrix or None,
+                           args.report or None, info)
+    reporter.log(f"Overall accuracy {metrics['overall_accuracy']:.3f}, kappa {metrics['kappa']:.3f}, "
+                 f"macro F1 {metrics['macro_f1']:.3f} on {metrics['n_samples']} reference pixels")
+    return metrics
