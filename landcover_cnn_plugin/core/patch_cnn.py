@@ -509,3 +509,41 @@ def training_examples_png(trainer: Any, per_class: int = 4) -> bytes | None:
     patches = cut_patches(trainer.raster, r, c, trainer.patch_size_, table.feature_names)
     return example_patches_png(patches.values, table.codes[chosen], trainer.legend_, table.feature_names,
                                per_class=per_class, seed=trainer.seed)
+
+
+def predict_proba_at(loaded: Any, raster: str | None, xy: np.ndarray | None,
+                     batch_size: int = 4096) -> np.ndarray:
+    """Probabilities of a patch model at sample points (the ``evaluate`` job's path).
+
+    Parameters
+    ----------
+    loaded : core.model_file.LoadedModel
+        A patch model.
+    raster : str
+        The stack the points lie on (bands matched by description).
+    xy : numpy.ndarray
+        float ``(n, 2)`` X, Y in the raster's CRS (the samples CSV's pixel centres).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n, n_classes)``.
+    """
+    from osgeo import gdal
+
+    from .errors import UserInputError
+    from .patches import cut_patches, pixels_from_xy
+
+    if not raster:
+        raise UserInputError("a patch model needs the stack raster to cut patches at the samples.",
+                             "RASTER")
+    if xy is None:
+        raise UserInputError("a patch model needs the samples' X and Y columns.", "SAMPLES")
+    dataset = gdal.Open(str(raster))
+    if dataset is None:
+        raise UserInputError(f"cannot open the raster {raster}.", "RASTER")
+    rows, cols = pixels_from_xy(dataset.GetGeoTransform(), xy[:, 0], xy[:, 1])
+    dataset = None
+    patches = cut_patches(raster, rows, cols, loaded.patch_size, loaded.feature_names)
+    inputs = loaded.scaler.transform(patches.values, patches.valid)
+    return np.asarray(loaded.keras_model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)

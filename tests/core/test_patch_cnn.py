@@ -36,6 +36,8 @@ def trained(tmp_path_factory):
     trainer.fit(frame)
     path = tmp_path_factory.mktemp("patch_model") / "patch.lcnn"
     trainer.save(str(path))
+    trainer.model_path = str(path)
+    trainer.frame = frame
     return trainer, load_model_file(path)
 
 
@@ -219,3 +221,25 @@ def test_training_report_shows_patch_size_and_examples(trained, tmp_path):
     text = html.read_text(encoding="utf-8")
     assert "Training patches" in text and f"{K} x {K} pixels" in text
     assert text.count("data:image/png;base64,") >= 3  # confusion, curves, patches
+
+
+def test_evaluate_job_cuts_patches_and_reproduces_the_test_figures(trained, tmp_path, capsys):
+    """``worker evaluate --raster`` on the test rows gives the trainer's own test-part figures."""
+    import json
+
+    from landcover_cnn_plugin.worker import main
+
+    trainer, _ = trained
+    assert trainer.table_.n_dropped == 0  # table rows are frame rows
+    csv = tmp_path / "test_rows.csv"
+    trainer.frame.iloc[trainer.split_.test].to_csv(csv, index=False)
+    metrics_path = tmp_path / "metrics.json"
+    code = main(["evaluate", "--model", trainer.model_path, "--samples", str(csv), "--raster",
+                 str(reference_stack()), "--metrics", str(metrics_path)])
+    assert code == 0, capsys.readouterr()
+    metrics = json.loads(metrics_path.read_text())
+    assert metrics["n_samples"] == len(trainer.split_.test)
+    for key in ("overall_accuracy", "kappa", "macro_f1"):
+        assert metrics[key] == pytest.approx(trainer.metrics_[key], abs=1e-9)
+    assert main(["evaluate", "--model", trainer.model_path, "--samples", str(csv)]) == 2  # no raster
+    assert "needs the stack raster" in capsys.readouterr().err

@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics", default=None, help="metrics JSON to write")
     parser.add_argument("--label", default=None,
                         help="column of class codes (default: the one the model was trained with)")
+    parser.add_argument("--raster", default=None,
+                        help="stack raster the samples come from (patch models cut their patches there)")
 
 
 def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
@@ -49,7 +51,13 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     if not known.any():
         raise UserInputError(f"no sample belongs to a class of the model ({model.legend.codes}).", "SAMPLES")
     reporter.progress(40)
-    predicted = model.predict_codes(table.features[known])
+    if model.patch_size > 1:
+        from ..patch_cnn import predict_proba_at
+
+        xy = table.xy[known] if table.xy is not None else None
+        predicted = model.legend.codes_from_ids(predict_proba_at(model, args.raster, xy).argmax(axis=1))
+    else:
+        predicted = model.predict_codes(table.features[known])
     metrics = compute_metrics(table.codes[known], predicted, model.legend)
     reporter.log(format_metrics(metrics))
     if args.metrics:
