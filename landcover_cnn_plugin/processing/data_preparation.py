@@ -25,7 +25,10 @@ from qgis.core import (
     QgsProcessingFeatureSourceDefinition,
     QgsProcessingFeedback,
     QgsProcessingUtils,
+    QgsProperty,
     QgsProviderRegistry,
+    QgsRasterLayer,
+    QgsRectangle,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QVariant
@@ -51,6 +54,76 @@ class FeedbackReporter:
 
     def log(self, message: str) -> None:
         self.feedback.pushInfo(message)
+
+
+class RasterInput:
+    """A raster parameter read through GDAL, with the QgsRasterLayer methods the algorithms use.
+
+    A file path is opened with GDAL only (no renderer, no statistics pass over a large
+    raster); a project layer is used as it is.
+    """
+
+    def __init__(self, path: str, crs: QgsCoordinateReferenceSystem, extent: QgsRectangle,
+                 band_count: int) -> None:
+        self._path, self._crs, self._extent, self._band_count = path, crs, extent, band_count
+
+    @classmethod
+    def from_value(cls, value: Any, algorithm=None, parameters=None, name: str = "",
+                   context: QgsProcessingContext | None = None) -> RasterInput | None:
+        if isinstance(value, str) and value and os.path.isfile(value):
+            from osgeo import gdal
+
+            dataset = gdal.OpenEx(value, gdal.OF_RASTER | gdal.OF_READONLY)
+            if dataset is None:
+                return None
+            wkt = dataset.GetProjection()
+            crs = QgsCoordinateReferenceSystem.fromWkt(wkt) if wkt else QgsCoordinateReferenceSystem()
+            gt = dataset.GetGeoTransform()
+            xs = (gt[0], gt[0] + gt[1] * dataset.RasterXSize)
+            ys = (gt[3], gt[3] + gt[5] * dataset.RasterYSize)
+            extent = QgsRectangle(min(xs), min(ys), max(xs), max(ys))
+            return cls(value, crs, extent, dataset.RasterCount)
+        layer = (QgsProcessingUtils.mapLayerFromString(value, context) if isinstance(value, str) and context
+                 else value)
+        if layer is None and algorithm is not None:
+            layer = algorithm.parameterAsRasterLayer(parameters, name, context)
+        if not isinstance(layer, QgsRasterLayer):
+            return None
+        return cls(layer.source(), layer.crs(), layer.extent(), layer.bandCount())
+
+    def source(self) -> str:
+        return self._path
+
+    def crs(self) -> QgsCoordinateReferenceSystem:
+        return self._crs
+
+    def extent(self) -> QgsRectangle:
+        return self._extent
+
+    def bandCount(self) -> int:  # noqa: N802  (QgsRasterLayer's name)
+        return self._band_count
+
+
+def raster_input(algorithm, parameters: dict[str, Any], name: str,
+                 context: QgsProcessingContext) -> RasterInput | None:
+    """The raster of parameter ``name`` (None when empty or unreadable)."""
+    value = parameters.get(name)
+    if value in (None, ""):
+        return None
+    if isinstance(value, QgsProperty):
+        value = algorithm.parameterAsString(parameters, name, context)
+    return RasterInput.from_value(value, algorithm, parameters, name, context)
+
+
+def raster_inputs(algorithm, parameters: dict[str, Any], name: str,
+                  context: QgsProcessingContext) -> list[RasterInput | None]:
+    """The rasters of a multiple-layer parameter, in order (None for unreadable ones)."""
+    values = parameters.get(name) or []
+    values = values if isinstance(values, list | tuple) else [values]
+    if not all(isinstance(value, str) for value in values):
+        layers = algorithm.parameterAsLayerList(parameters, name, context)
+        return [RasterInput.from_value(layer) for layer in layers]
+    return [RasterInput.from_value(value, context=context) for value in values]
 
 
 def integer_field_problem(source: QgsFeatureSource | None, field_name: str, parameter: str,
@@ -122,7 +195,7 @@ def check_polygons_and_grid(algorithm, parameters: dict[str, Any], context: QgsP
         problem = field_exists_problem(source, algorithm.parameterAsString(parameters, name_field, context),
                                        name_field, polygons)
     if not problem and raster and parameters.get(raster) not in (None, ""):
-        layer = algorithm.parameterAsRasterLayer(parameters, raster, context)
+        layer = raster_input(algorithm, parameters, raster, context)
         if layer is None:
             return (f"{raster}: cannot open the raster {parameters.get(raster)}; "
                     "choose a raster layer or file.")
@@ -136,7 +209,7 @@ def check_polygons_and_grid(algorithm, parameters: dict[str, Any], context: QgsP
     return problem
 
 
-def extent_overlap_problem(source: QgsFeatureSource, raster, context: QgsProcessingContext,
+def extent_overlap_problem(source: QgsFeatureSource, raster: RasterInput, context: QgsProcessingContext,
                            polygons: str, raster_parameter: str, kind: str = "polygon") -> str | None:
     """Message when the polygons' extent (reprojected) misses the raster's extent."""
     from qgis.core import QgsCoordinateTransform

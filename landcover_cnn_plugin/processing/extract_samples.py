@@ -16,7 +16,13 @@ from qgis.core import (
 from ..core.atomic import atomic_output
 from ..core.sampling import Grid, PolygonRasterizer, extract_samples_to_csv
 from .base import LandcoverAlgorithm
-from .data_preparation import FeedbackReporter, check_polygons_and_grid, read_label_polygons, run_core
+from .data_preparation import (
+    FeedbackReporter,
+    check_polygons_and_grid,
+    raster_input,
+    read_label_polygons,
+    run_core,
+)
 
 
 class ExtractSamplesAlgorithm(LandcoverAlgorithm):
@@ -85,7 +91,7 @@ class ExtractSamplesAlgorithm(LandcoverAlgorithm):
         return (False, problem) if problem else (True, "")
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
+        raster = raster_input(self, parameters, self.RASTER, context)
         source = self.parameterAsSource(parameters, self.POLYGONS, context)
         output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         field = self.parameterAsString(parameters, self.FIELD, context)

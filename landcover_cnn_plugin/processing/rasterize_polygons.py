@@ -18,6 +18,7 @@ from .base import LandcoverAlgorithm
 from .data_preparation import (
     FeedbackReporter,
     check_polygons_and_grid,
+    raster_input,
     read_label_polygons,
     run_core,
 )
@@ -70,7 +71,7 @@ class RasterizePolygonsAlgorithm(LandcoverAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         source = self.parameterAsSource(parameters, self.INPUT, context)
-        reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
+        reference = raster_input(self, parameters, self.REFERENCE, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         field = self.parameterAsString(parameters, self.FIELD, context)
         all_touched = self.parameterAsBoolean(parameters, self.ALL_TOUCHED, context)

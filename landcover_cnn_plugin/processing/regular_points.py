@@ -24,6 +24,7 @@ from .data_preparation import (
     FeedbackReporter,
     atomic_files,
     check_polygons_and_grid,
+    raster_input,
     read_label_polygons,
     run_core,
     vector_driver,
@@ -100,7 +101,7 @@ class RegularPointsAlgorithm(LandcoverAlgorithm):
                                           self.CLASS_NAME_FIELD, self.REFERENCE, self.OUTPUT)
         if problem:
             return False, problem
-        has_reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context) is not None
+        has_reference = raster_input(self, parameters, self.REFERENCE, context) is not None
         spacing = self.parameterAsDouble(parameters, self.SPACING, context)
         if not has_reference and not spacing > 0:
             return False, (f"{self.SPACING}: give a reference raster ({self.REFERENCE}) or a positive "
@@ -113,7 +114,7 @@ class RegularPointsAlgorithm(LandcoverAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         source = self.parameterAsSource(parameters, self.INPUT, context)
-        reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
+        reference = raster_input(self, parameters, self.REFERENCE, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         field = self.parameterAsString(parameters, self.FIELD, context)
         name_field = self.parameterAsString(parameters, self.CLASS_NAME_FIELD, context) or None

@@ -19,6 +19,7 @@ from .data_preparation import (
     check_polygons_and_grid,
     field_exists_problem,
     point_layer_for_ogr,
+    raster_input,
     run_core,
 )
 
@@ -89,7 +90,7 @@ class SamplePointsAlgorithm(LandcoverAlgorithm):
         return (False, problem) if problem else (True, "")
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
+        raster = raster_input(self, parameters, self.RASTER, context)
         output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         label = self.parameterAsString(parameters, self.LABEL, context)
         name_field = self.parameterAsString(parameters, self.CLASS_NAME_FIELD, context) or None

@@ -20,7 +20,14 @@ from ..core.atomic import atomic_output
 from ..core.sampling import Grid
 from ..core.stacking import RESAMPLING_METHODS, StackSource, grid_from_pixel_size, stack_rasters
 from .base import LandcoverAlgorithm
-from .data_preparation import FeedbackReporter, crs_problem, output_folder_problem, run_core
+from .data_preparation import (
+    FeedbackReporter,
+    crs_problem,
+    output_folder_problem,
+    raster_input,
+    raster_inputs,
+    run_core,
+)
 
 
 class StackRastersAlgorithm(LandcoverAlgorithm):
@@ -84,14 +91,17 @@ class StackRastersAlgorithm(LandcoverAlgorithm):
         ok, message = super().checkParameterValues(parameters, context)
         if not ok:
             return ok, message
-        layers = self.parameterAsLayerList(parameters, self.INPUT, context)
+        layers = raster_inputs(self, parameters, self.INPUT, context)
         if not layers:
             return False, f"{self.INPUT}: choose at least one raster to stack."
-        for layer in layers:
+        for number, layer in enumerate(layers, start=1):
+            if layer is None:
+                return False, (f"{self.INPUT}: raster {number} cannot be opened; "
+                               "choose raster files or layers.")
             problem = crs_problem(layer.crs(), f"the raster {layer.source()}", self.INPUT)
             if problem:
                 return False, problem
-        reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
+        reference = raster_input(self, parameters, self.REFERENCE, context)
         has_size = parameters.get(self.PIXEL_SIZE) not in (None, "")
         pixel_size = self.parameterAsDouble(parameters, self.PIXEL_SIZE, context)
         crs = self.parameterAsCrs(parameters, self.CRS, context)
@@ -123,9 +133,9 @@ class StackRastersAlgorithm(LandcoverAlgorithm):
         return (False, problem) if problem else (True, "")
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        layers = self.parameterAsLayerList(parameters, self.INPUT, context)
+        layers = raster_inputs(self, parameters, self.INPUT, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        reference = self.parameterAsRasterLayer(parameters, self.REFERENCE, context)
+        reference = raster_input(self, parameters, self.REFERENCE, context)
         method = RESAMPLING_METHODS[self.parameterAsEnum(parameters, self.RESAMPLING, context)]
 
         def work():
