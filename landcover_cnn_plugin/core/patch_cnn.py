@@ -112,7 +112,8 @@ def default_filters(patch_size: int, final_pool: str = "none") -> list[int]:
 def build_patch_cnn(n_features: int, n_classes: int, patch_size: int = DEFAULT_PATCH_SIZE,
                     seed: int | None = None,
                     filters: Sequence[int] | None = None, dense_units: int = 128,
-                    dropout: float = 0.3, final_pool: str = "none", augment: bool = True):
+                    dropout: float = 0.3, final_pool: str = "none", augment: bool = True,
+                    l2: float = 0.0, centre_skip: bool = False):
     """Build (not compile) the patch CNN.
 
     Parameters
@@ -137,6 +138,11 @@ def build_patch_cnn(n_features: int, n_classes: int, patch_size: int = DEFAULT_P
         Global pooling over the last 3 x 3 feature map (then one convolution fewer).
     augment : bool
         Prepend :class:`DihedralAugment` (random flips/rotations while training).
+    l2 : float
+        L2 penalty on every kernel (weight decay; 0 disables it).
+    centre_skip : bool
+        Also feed the centre pixel's z-scored bands (a 1 x 1 crop of the patch) to the dense
+        head, beside the convolution features.
 
     Returns
     -------
@@ -159,31 +165,36 @@ def build_patch_cnn(n_features: int, n_classes: int, patch_size: int = DEFAULT_P
         return None if seed is None else seed + offset
 
     init = keras.initializers.HeNormal
+    reg = keras.regularizers.L2(l2) if l2 else None
     inputs = keras.Input(shape=(k, k, n_features), name="patch")
     x = inputs
     if augment:
         x = dihedral_layer_class()(seed=seed, name="dihedral_augment")(x)
+    augmented = x
     for i, f in enumerate(filters):
         x = keras.layers.Conv2D(f, 3, padding="valid", use_bias=False,
-                                kernel_initializer=init(seed=sub(i)), name=f"conv{i + 1}")(x)
+                                kernel_initializer=init(seed=sub(i)), kernel_regularizer=reg,
+                                name=f"conv{i + 1}")(x)
         x = keras.layers.BatchNormalization(name=f"bn{i + 1}")(x)
         x = keras.layers.Activation("relu", name=f"relu{i + 1}")(x)
     if final_pool == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+        x = keras.layers.GlobalAveragePooling2D(keepdims=True, name="pool")(x)
     elif final_pool == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="pool")(x)
-    else:
-        x = keras.layers.Flatten(name="flatten")(x)
+        x = keras.layers.GlobalMaxPooling2D(keepdims=True, name="pool")(x)
+    if centre_skip:  # the centre pixel's own spectrum beside the spatial features (1 x 1 both)
+        centre = keras.layers.Cropping2D(k // 2, name="centre_pixel")(augmented)
+        x = keras.layers.Concatenate(name="with_centre")([x, centre])
+    x = keras.layers.Flatten(name="flatten")(x)
     if dense_units:
         if dropout:
             x = keras.layers.Dropout(dropout, seed=sub(300), name="dropout1")(x)
         x = keras.layers.Dense(dense_units, activation="relu", kernel_initializer=init(seed=sub(100)),
-                               name="dense1")(x)
+                               kernel_regularizer=reg, name="dense1")(x)
     if dropout:
         x = keras.layers.Dropout(dropout, seed=sub(301), name="dropout2")(x)
     outputs = keras.layers.Dense(n_classes, activation="softmax",
                                  kernel_initializer=keras.initializers.GlorotUniform(seed=sub(200)),
-                                 name="softmax")(x)
+                                 kernel_regularizer=reg, name="softmax")(x)
     return keras.Model(inputs, outputs, name=f"patch_cnn_{k}x{k}")
 
 
@@ -214,6 +225,7 @@ def fully_convolutional(model):
     n_bands = int(model.inputs[0].shape[-1])
     inputs = keras.Input(shape=(None, None, n_bands), name="block")
     x = inputs
+    centre = None
     size = k
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer | keras.layers.Dropout) \
@@ -228,6 +240,16 @@ def fully_convolutional(model):
         elif isinstance(layer, keras.layers.BatchNormalization | keras.layers.Activation
                         | keras.layers.ReLU):
             x = layer(x)
+        elif isinstance(layer, keras.layers.Cropping2D):
+            # a crop of the (augmented = at inference, raw) input to its centre: the same crop of
+            # the block leaves each output pixel's own input pixel
+            if tuple(map(tuple, layer.cropping)) != ((k // 2, k // 2), (k // 2, k // 2)):
+                raise ValueError(f"layer {layer.name}: only a crop to the centre pixel is supported")
+            centre = layer(inputs)
+        elif isinstance(layer, keras.layers.Concatenate):
+            if centre is None or size != 1:
+                raise ValueError(f"layer {layer.name}: expected [features (1 x 1), centre pixel]")
+            x = keras.layers.Concatenate(axis=-1, name=f"fcn_{layer.name}")([x, centre])
         elif isinstance(layer, keras.layers.GlobalAveragePooling2D):
             x = keras.layers.AveragePooling2D(pool_size=size, strides=1, padding="valid",
                                               name=f"fcn_{layer.name}")(x)

@@ -243,3 +243,34 @@ def test_evaluate_job_cuts_patches_and_reproduces_the_test_figures(trained, tmp_
         assert metrics[key] == pytest.approx(trainer.metrics_[key], abs=1e-9)
     assert main(["evaluate", "--model", trainer.model_path, "--samples", str(csv)]) == 2  # no raster
     assert "needs the stack raster" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("patch_size", "final_pool", "centre_skip"),
+                         [(5, "none", False), (7, "avg", True), (9, "max", False), (7, "none", True)])
+def test_every_variant_has_an_exact_fully_convolutional_twin(stack_array, patch_size, final_pool,
+                                                             centre_skip):
+    """Each architecture option: the twin over a real 30 x 34 window == one patch per pixel.
+
+    Untrained weights, but batch-normalisation statistics set away from identity so that
+    every layer matters.
+    """
+    from landcover_cnn_plugin.core.patch_cnn import build_patch_cnn, fully_convolutional, predict_block_patch
+
+    k, h = patch_size, patch_size // 2
+    window = stack_array[:, 200:230 + 2 * h, 300:334 + 2 * h]
+    mean, std = window.mean(axis=(1, 2)), window.std(axis=(1, 2))
+    z = (window - mean[:, None, None]) / std[:, None, None]
+    model = build_patch_cnn(9, 8, k, seed=5, final_pool=final_pool, centre_skip=centre_skip, l2=1e-4)
+    rng = np.random.default_rng(1)
+    for layer in model.layers:
+        if layer.name.startswith("bn"):
+            gamma, beta, moving_mean, moving_var = layer.get_weights()
+            layer.set_weights([gamma * rng.uniform(0.5, 2, gamma.shape),
+                               beta + rng.normal(0, 0.3, beta.shape),
+                               moving_mean + rng.normal(0, 0.5, moving_mean.shape),
+                               moving_var * rng.uniform(0.5, 2, moving_var.shape)])
+    out = predict_block_patch(fully_convolutional(model), z, max_pixels=300)  # several strips
+    assert out.shape == (8, 30, 34)
+    patches = np.stack([np.moveaxis(z[:, i:i + k, j:j + k], 0, -1) for i in range(30) for j in range(34)])
+    per_patch = model.predict(patches, verbose=0)
+    np.testing.assert_allclose(out.reshape(8, -1).T, per_patch, atol=2e-5, rtol=0)
