@@ -269,3 +269,35 @@ def reference_samples_subset_csv(step: int = 6) -> Path:
         reference_samples_frame().iloc[::step].to_csv(path, index=False)
 
     return _cached(f"reference_samples_20m_every{step}.csv", build)
+
+
+# --- Data preparation references (DESIGN.md overlap rule, ties included) -------------------------
+def reference_rasterize(vector: Path, layer: str, burn_sql: str, name: str, geometry: str = "geom") -> Path:
+    """``burn_sql`` (an SQL expression of ``layer``) rasterized on the study grid with plain GDAL.
+
+    Pixel-centre rule; the smallest polygon wins and, unlike reference_labels(), equal areas go
+    to the **lower** fid as DESIGN.md says (OGR's SQLite dialect sorts by area, largest first,
+    then by fid descending, so the winner is burnt last). Int32, 0 = no polygon.
+    """
+    from osgeo import gdal
+
+    def build(path: Path) -> None:
+        g = STUDY_GRID
+        gdal.Rasterize(
+            str(path), str(vector), format="GTiff", outputType=gdal.GDT_Int32,
+            outputBounds=(g["xmin"], g["ymin"], g["xmax"], g["ymax"]), xRes=g["pixel_size"],
+            yRes=g["pixel_size"], initValues=0, attribute="burn",
+            SQLStatement=f"SELECT CAST({burn_sql} AS INTEGER) + 0 AS burn, {geometry} FROM {layer} "
+                         f"ORDER BY ST_Area({geometry}) DESC, fid DESC",
+            SQLDialect="SQLITE")
+
+    return _cached(f"reference_{name}_20m.tif", build)
+
+
+def read_samples_csv(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of a samples CSV as text (no pandas: usable in the QGIS test process)."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    return rows[0], rows[1:]

@@ -222,7 +222,8 @@ def stack_rasters(sources: Sequence[StackSource], grid: Grid, output_path: str, 
                 gdal.Warp(target, single, format="VRT", outputBounds=grid.bounds, width=grid.width,
                           height=grid.height, dstSRS=grid.crs_wkt, resampleAlg=method,
                           outputType=data_type, dstNodata=nodata,
-                          srcNodata=source_nodata if source_nodata is not None else None)
+                          srcNodata=source_nodata if source_nodata is not None else None,
+                          errorThreshold=0)  # exact reprojection, no piecewise-linear shortcut
                 warped.append(target)
         gdal.BuildVRT(f"{prefix}_stack.vrt", warped, separate=True).FlushCache()
 

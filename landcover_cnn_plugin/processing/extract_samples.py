@@ -14,6 +14,7 @@ from qgis.core import (
 )
 
 from ..core.atomic import atomic_output
+from ..core.progress import ScaledReporter
 from ..core.sampling import Grid, PolygonRasterizer, extract_samples_to_csv
 from .base import LandcoverAlgorithm
 from .data_preparation import (
@@ -107,7 +108,8 @@ class ExtractSamplesAlgorithm(LandcoverAlgorithm):
                 return extract_samples_to_csv(
                     rasterizer, raster.source(), tmp, field, name_field,
                     self.parameterAsInt(parameters, self.MAX_POINTS_PER_POLYGON, context),
-                    self.parameterAsInt(parameters, self.SEED, context), FeedbackReporter(feedback),
+                    self.parameterAsInt(parameters, self.SEED, context),
+                    ScaledReporter(FeedbackReporter(feedback), 10, 100),
                     feedback.isCanceled)
 
         counts = run_core(work, feedback)

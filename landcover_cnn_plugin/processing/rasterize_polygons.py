@@ -13,6 +13,7 @@ from qgis.core import (
 )
 
 from ..core.atomic import atomic_output
+from ..core.progress import ScaledReporter
 from ..core.sampling import Grid, PolygonRasterizer, rasterize_codes
 from .base import LandcoverAlgorithm
 from .data_preparation import (
@@ -82,7 +83,8 @@ class RasterizePolygonsAlgorithm(LandcoverAlgorithm):
             rasterizer = PolygonRasterizer(polygons, grid, all_touched=all_touched)
             rasterizer.require_overlap(self.INPUT)
             with atomic_output(output) as tmp:
-                per_code = rasterize_codes(rasterizer, tmp, FeedbackReporter(feedback), feedback.isCanceled)
+                reporter = ScaledReporter(FeedbackReporter(feedback), 10, 100)
+                per_code = rasterize_codes(rasterizer, tmp, reporter, feedback.isCanceled)
             return per_code, rasterizer.polygons_outside
 
         result = run_core(work, feedback)

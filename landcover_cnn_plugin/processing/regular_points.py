@@ -18,6 +18,7 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
+from ..core.progress import ScaledReporter
 from ..core.sampling import Grid, PolygonRasterizer, csv_points_to_vector, write_points_csv
 from .base import LandcoverAlgorithm
 from .data_preparation import (
@@ -136,7 +137,8 @@ class RegularPointsAlgorithm(LandcoverAlgorithm):
             counts = write_points_csv(
                 rasterizer, csv_path, field, name_field,
                 self.parameterAsInt(parameters, self.MAX_POINTS_PER_POLYGON, context),
-                self.parameterAsInt(parameters, self.SEED, context), FeedbackReporter(feedback),
+                self.parameterAsInt(parameters, self.SEED, context),
+                    ScaledReporter(FeedbackReporter(feedback), 10, 100),
                 feedback.isCanceled)
             feedback.pushInfo(f"Writing {counts.written} points.")
             with atomic_files(output) as tmp:
