@@ -35,16 +35,59 @@ def run(algorithm: str, **params) -> dict:
     return results
 
 
+SAMPLE_DIR = ROOT / "sample_data" / "s2_brandenburg"
+#: The study's nine Sentinel-2 bands, stacked at 20 m.
+STUDY_BANDS = ["B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"]
+
+
+def prepare_data(out: Path = OUT) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The study's data preparation on the sample scene, step by step and in one step.
+
+    Returns
+    -------
+    paths : dict
+        ``stack`` (GeoTIFF), ``labels`` (class code raster), ``points`` (GeoPackage),
+        ``samples`` (samples CSV of the step-by-step chain), ``samples_one_step`` (same rows,
+        from extractsamples), plus ``label_field`` and ``name_field`` for the next steps.
+    rows : list of (str, str)
+        Lines for the results table.
+    """
+    polygons = str(SAMPLE_DIR / "osm_landuse_water.gpkg")
+    bands = [str(SAMPLE_DIR / "IMG_DATA" / f"T33UUU_20170216T102101_{band}.jp2") for band in STUDY_BANDS]
+    stack = run("landcovercnn:stackrasters", INPUT=bands, PIXEL_SIZE=20, OUTPUT=out / "stack_20m.tif")
+    labels = run("landcovercnn:rasterizepolygons", INPUT=polygons, FIELD="code", REFERENCE=stack["OUTPUT"],
+                 OUTPUT=out / "labels_20m.tif")
+    points = run("landcovercnn:regularpoints", INPUT=polygons, FIELD="code", CLASS_NAME_FIELD="fclass",
+                 REFERENCE=stack["OUTPUT"], OUTPUT=out / "points.gpkg")
+    samples = run("landcovercnn:samplepoints", POINTS=points["OUTPUT"], RASTER=stack["OUTPUT"], LABEL="code",
+                  CLASS_NAME_FIELD="fclass", OUTPUT=out / "samples.csv")
+    one_step = run("landcovercnn:extractsamples", RASTER=stack["OUTPUT"], POLYGONS=polygons, FIELD="code",
+                   CLASS_NAME_FIELD="fclass", OUTPUT=out / "samples_one_step.csv")
+    identical = Path(samples["OUTPUT"]).read_bytes() == Path(one_step["OUTPUT"]).read_bytes()
+    paths = {"stack": stack["OUTPUT"], "labels": labels["OUTPUT"], "points": points["OUTPUT"],
+             "samples": samples["OUTPUT"], "samples_one_step": one_step["OUTPUT"],
+             "label_field": "code", "name_field": "fclass"}
+    rows = [("Stack bands", stack["BAND_NAME_LIST"]),
+            ("Labelled pixels", f"{labels['LABELLED_PIXELS']:,}"),
+            ("Regular points", f"{points['POINTS']:,} in {points['POLYGONS_USED']} polygons"),
+            ("Samples (chain)", f"{samples['SAMPLES']:,} ({samples['NODATA']} on nodata, "
+                                f"{samples['OUTSIDE']} outside)"),
+            ("Samples (one step)", f"{one_step['SAMPLES']:,}, identical rows: {identical}")]
+    return paths, rows
+
+
 def main() -> int:
     OUT.mkdir(exist_ok=True)
     env = run("landcovercnn:checkenvironment")
     rows = [("TensorFlow", env["TENSORFLOW_VERSION"]), ("Keras", env["KERAS_VERSION"]),
             ("Worker Python", env["PYTHON_EXECUTABLE"]), ("Devices", env["DEVICES"])]
+    paths, data_rows = prepare_data(OUT)
+    rows += data_rows
     width = max(len(k) for k, _ in rows)
     print("\nlandcover-cnn demo results")
     for key, value in rows:
         print(f"  {key:<{width}}  {value}")
-    print(f"\nOutputs in {OUT}")
+    print(f"\nOutputs in {OUT} (samples CSV: {paths['samples']})")
     return 0
 
 
