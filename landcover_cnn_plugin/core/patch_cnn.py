@@ -97,23 +97,22 @@ def custom_objects() -> dict[str, Any]:
     return {"DihedralAugment": cls, f"{REGISTERED_PACKAGE}>DihedralAugment": cls}
 
 
-def default_filters(patch_size: int, final_pool: str = "none") -> list[int]:
+def default_filters(patch_size: int, final_pool: str = "avg") -> list[int]:
     """Filters per 3x3 convolution for a k x k patch: 64, 64, 128, 128, ...
 
-    The count is ``(k - 1) / 2`` (or one less with a final pooling), so the receptive field
-    is exactly the patch.
+    The count is ``(k - 1) / 2`` without pooling, one less with a final pooling (which then
+    covers the last 3 x 3 map; at least one convolution), so the receptive field is exactly
+    the patch.
     """
     n = (patch_size - 1) // 2 - (0 if final_pool == "none" else 1)
-    if n < 1:
-        raise ValueError(f"patch size {patch_size} leaves no convolution with final_pool={final_pool!r}")
-    return [64 if i < 2 else 128 for i in range(n)]
+    return [64 if i < 2 else 128 for i in range(max(1, n))]
 
 
 def build_patch_cnn(n_features: int, n_classes: int, patch_size: int = DEFAULT_PATCH_SIZE,
                     seed: int | None = None,
                     filters: Sequence[int] | None = None, dense_units: int = 128,
-                    dropout: float = 0.3, final_pool: str = "none", augment: bool = True,
-                    l2: float = 0.0, centre_skip: bool = False):
+                    dropout: float = 0.5, final_pool: str = "avg", augment: bool = True,
+                    l2: float = 1e-4, centre_skip: bool = True):
     """Build (not compile) the patch CNN.
 
     Parameters
@@ -128,14 +127,15 @@ def build_patch_cnn(n_features: int, n_classes: int, patch_size: int = DEFAULT_P
         Seeds the initialisers, dropout and augmentation. ``None``: they draw from Keras'
         global generator, which the training loop seeds (``keras.utils.set_random_seed``).
     filters : sequence of int, optional
-        Filters of each valid 3x3 convolution; their count must be ``(k - 1) / 2`` (no final
-        pooling) or ``(k - 3) / 2`` (with ``final_pool``). Default :func:`default_filters`.
+        Filters of each valid 3x3 convolution; their count c must be ``(k - 1) / 2`` without
+        final pooling; with ``final_pool`` the pooling covers the remaining
+        ``(k - 2c) x (k - 2c)`` map. Default :func:`default_filters`.
     dense_units : int
         Units of the hidden dense layer (0: none, the softmax follows the convolutions).
     dropout : float
         Dropout rate before each dense layer (0 disables it).
     final_pool : {"none", "avg", "max"}
-        Global pooling over the last 3 x 3 feature map (then one convolution fewer).
+        Global pooling over the last feature map (by default 3 x 3: one convolution fewer).
     augment : bool
         Prepend :class:`DihedralAugment` (random flips/rotations while training).
     l2 : float
@@ -157,10 +157,10 @@ def build_patch_cnn(n_features: int, n_classes: int, patch_size: int = DEFAULT_P
     if final_pool not in ("none", "avg", "max"):
         raise ValueError(f"final_pool must be none, avg or max, not {final_pool!r}")
     filters = list(filters) if filters is not None else default_filters(k, final_pool)
-    expected = (k - 1) // 2 - (0 if final_pool == "none" else 1)
-    if len(filters) != expected:
-        raise ValueError(f"a {k} x {k} patch needs {expected} valid 3x3 convolutions "
-                         f"(final_pool={final_pool!r}), not {len(filters)}")
+    most = (k - 1) // 2
+    if not 1 <= len(filters) <= most or (final_pool == "none" and len(filters) != most):
+        raise ValueError(f"a {k} x {k} patch takes {most} valid 3x3 convolutions, or 1 to {most} "
+                         f"followed by a global pooling (final_pool={final_pool!r}), not {len(filters)}")
     def sub(offset: int) -> int | None:
         return None if seed is None else seed + offset
 
