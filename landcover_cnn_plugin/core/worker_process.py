@@ -207,6 +207,8 @@ class WorkerProcess:
             self.stop(proc)
             self.cleanup()
             raise
+        finally:
+            self._close_pipes(proc, threads)
         if error is not None:
             self.cleanup()
             raise error
@@ -219,6 +221,16 @@ class WorkerProcess:
                 f"The worker process ({self.python}) {how} before finishing the {self.job} job. "
                 f"Last messages: {tail or '(none)'}")
         return result
+
+    @staticmethod
+    def _close_pipes(proc: subprocess.Popen, threads: list[threading.Thread]) -> None:
+        """Close the child's pipes once the readers are done (else a ResourceWarning per run)."""
+        for thread in threads:
+            thread.join(timeout=2.0)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    stream.close()
 
     @staticmethod
     def _parse(line: str) -> dict[str, Any] | None:
