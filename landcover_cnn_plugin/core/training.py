@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .balancing import BALANCE_METHODS, balance_training_rows
+from .balancing import BALANCE_METHODS, DEFAULT_BALANCE, balance_training_rows
 from .errors import JobCanceled, UserInputError
 from .legend import ClassLegend
 from .metrics import compute_metrics, summary_line
@@ -305,7 +305,7 @@ class LandcoverTrainer:
     test_fraction, validation_fraction : float
         Test share of all rows (groups); validation share of the training part.
     balance : {"none", "class_weights", "to_n", "smote"}
-        Applied to the training part only.
+        Applied to the training part only (default ``balancing.DEFAULT_BALANCE``).
     samples_per_class : int
         Target per class for ``to_n``.
     epochs, batch_size, patience : int
@@ -347,7 +347,7 @@ class LandcoverTrainer:
                  group: str | None = "polygon_id", names_field: str | None = None,
                  legend: ClassLegend | str | None = None, model_type: str = DEFAULT_MODEL,
                  split: str = "group", test_fraction: float = 0.2, validation_fraction: float = 0.2,
-                 balance: str = "none", samples_per_class: int = 500, epochs: int = 200,
+                 balance: str = DEFAULT_BALANCE, samples_per_class: int = 500, epochs: int = 200,
                  batch_size: int = 60, patience: int = 20, seed: int = 42,
                  learning_rate: float = 0.001, cv_folds: int = 0, raster: str | None = None,
                  patch_size: int = 7, reporter: Reporter | None = None,

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from ..atomic import atomic_output, check_output_folder
-from ..balancing import BALANCE_METHODS
+from ..balancing import BALANCE_METHODS, DEFAULT_BALANCE
 from ..models import DEFAULT_MODEL, MODEL_TYPES
 from ..splits import SPLIT_PROTOCOLS
 
@@ -34,9 +34,10 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: 0.2)")
     parser.add_argument("--validation-fraction", type=float, default=0.2,
                         help="share of the training part held out for early stopping (default: 0.2)")
-    parser.add_argument("--balance", default="none", choices=BALANCE_METHODS,
-                        help="class balancing of the training part: none, class_weights, to_n "
-                             "(resample every class to --samples-per-class), smote (default: none)")
+    parser.add_argument("--balance", default=DEFAULT_BALANCE, choices=BALANCE_METHODS,
+                        help="class balancing of the training part: none, class_weights (loss "
+                             "weights inverse to class frequency), to_n (resample every class to "
+                             f"--samples-per-class), smote (default: {DEFAULT_BALANCE})")
     parser.add_argument("--samples-per-class", type=int, default=500,
                         help="target per class for --balance to_n (default: 500)")
     parser.add_argument("--epochs", type=int, default=200, help="maximum epochs (default: 200)")
