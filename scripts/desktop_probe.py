@@ -215,8 +215,27 @@ def probe_unload() -> None:
 def probe_quit() -> None:
     PROBE_FINDINGS["finished"] = True
     probe_write_findings()
+    # Layers under /tmp count as "temporary layers" and File > Exit would ask before discarding them.
+    QgsProject.instance().removeAllMapLayers()
     QgsProject.instance().setDirty(False)
+    QTimer.singleShot(5000, probe_exit_blocked)
     qgis.utils.iface.actionExit().trigger()
+
+
+def probe_exit_blocked() -> None:
+    """File > Exit did not end QGIS within seconds: record what stands in the way, then exit."""
+    modal = QApplication.activeModalWidget()
+    PROBE_FINDINGS["exit_blocked_by"] = {
+        "modal_class": type(modal).__name__ if modal else None,
+        "modal_title": modal.windowTitle() if modal else None,
+        "modal_text": modal.text() if modal is not None and hasattr(modal, "text") else None,
+        "project_dirty": QgsProject.instance().isDirty(),
+        "top_level": [f"{type(w).__name__}:{w.windowTitle()}" for w in QApplication.topLevelWidgets()
+                      if w.isVisible()]}
+    probe_write_findings()
+    if modal is not None:
+        modal.reject()
+    QgsApplication.exit(4)
 
 
 def probe_timeout() -> None:
