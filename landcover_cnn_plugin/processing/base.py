@@ -50,6 +50,16 @@ class LandcoverAlgorithm(QgsProcessingAlgorithm):
     def icon(self) -> QIcon:
         return QIcon(str(resource_path("icon.svg")))
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        """Numbers outside their range get a message with the range (QGIS's own names only the
+        parameter); then QGIS's checks. Subclasses call this through ``super()`` first."""
+        from .validation import number_range_problem
+
+        problem = number_range_problem(self, parameters, context)
+        if problem:
+            return False, problem
+        return super().checkParameterValues(parameters, context)
+
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("LandcoverCnn", text)
 
