@@ -27,7 +27,7 @@ def result_of(messages):
 
 @pytest.fixture(scope="module")
 def samples():
-    return str(reference_samples_subset_csv(6))
+    return str(reference_samples_subset_csv(12))
 
 
 def test_train_writes_model_and_metrics_then_evaluate_agrees(capsys, tmp_path, samples):
@@ -51,7 +51,7 @@ def test_train_writes_model_and_metrics_then_evaluate_agrees(capsys, tmp_path, s
     assert partial_files(model) == []
 
     # Evaluating on the same model's test rows reproduces the training job's test figures.
-    frame = reference_samples_frame().iloc[::6]
+    frame = reference_samples_frame().iloc[::12]
     meta = read_model_metadata(model)
     test_ids = set(frame["polygon_id"]) - _polygons_of(meta, frame)
     test_csv = tmp_path / "test.csv"

@@ -105,10 +105,11 @@ def test_saved_model_predicts_identically_and_metadata_is_complete(trained, tmp_
     assert not probabilities[:, 3, 4].any()
 
 
-def test_same_seed_same_model(small_csv):
+def test_same_seed_same_model():
     settings = dict(QUICK, epochs=2, patience=2)
-    first = LandcoverTrainer(model_type="study_mlp", **settings).fit(small_csv)
-    second = LandcoverTrainer(model_type="study_mlp", **settings).fit(small_csv)
+    samples = str(reference_samples_subset_csv(12))
+    first = LandcoverTrainer(model_type="study_mlp", **settings).fit(samples)
+    second = LandcoverTrainer(model_type="study_mlp", **settings).fit(samples)
     np.testing.assert_array_equal(first.test_predictions_, second.test_predictions_)
     for a, b in zip(first.model_.get_weights(), second.model_.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
