@@ -6,8 +6,9 @@ Rules shared by training and prediction (``core/blocks.py`` pads its halo the sa
   pixel (numpy ``"edge"`` mode). The validity mask is padded the same way.
 * **Nodata neighbours**: a patch pixel that is nodata in any band (the band's nodata value,
   or not finite) is *invalid*. Invalid pixels are filled with the per-band training mean,
-  which is 0 after z-scoring (:func:`scale_and_fill`). ``LoadedModel.predict_block`` does
-  exactly the same on a block plus halo, so a pixel sees the same inputs in both.
+  which is 0 after z-scoring (``ZScoreScaler.transform(values, valid)``);
+  ``LoadedModel.predict_block`` does exactly the same on a block plus halo, so a pixel sees
+  the same inputs in both.
 * A patch whose **centre** pixel is invalid is not a sample (nodata stays nodata).
 
 Patches are read strip by strip (a few hundred rows plus the halo at a time), never one
@@ -39,7 +40,7 @@ class PatchSet:
     ----------
     values : numpy.ndarray
         float32 ``(n, k, k, bands)``: raw band values (the raster's units, e.g. DN).
-        Invalid pixels hold arbitrary numbers until :func:`scale_and_fill` replaces them.
+        Invalid pixels hold arbitrary numbers until ``ZScoreScaler.transform`` sets them to 0.
     valid : numpy.ndarray
         bool ``(n, k, k)``: True where every band holds data.
     rows, cols : numpy.ndarray
@@ -168,7 +169,7 @@ def cut_patches(raster: str | Path, rows: np.ndarray, cols: np.ndarray, patch_si
     PatchSet
         ``values`` float32 ``(n, k, k, bands)`` raw values, ``valid`` bool ``(n, k, k)``.
         Edges replicate the edge pixel; nodata stays flagged invalid (fill it with
-        :func:`scale_and_fill`).
+        ``core.scaling.ZScoreScaler.transform(values, valid)``).
     """
     from osgeo import gdal
 
@@ -208,32 +209,6 @@ def cut_patches(raster: str | Path, rows: np.ndarray, cols: np.ndarray, patch_si
         valid[idx] = strip_valid[rr[:, :, None], cc[:, None, :]]
         start = stop
     return PatchSet(values, valid, rows, cols, names)
-
-
-def scale_and_fill(values: np.ndarray, valid: np.ndarray, mean: Sequence[float],
-                   std: Sequence[float]) -> np.ndarray:
-    """Z-score per band with the *training* statistics and set invalid pixels to 0 (= the mean).
-
-    Parameters
-    ----------
-    values : numpy.ndarray
-        ``(..., bands)`` raw values, channels last (patches ``(n, k, k, bands)``).
-    valid : numpy.ndarray
-        bool, the shape of ``values`` without the band axis.
-    mean, std : sequence of float
-        ``(bands,)`` per-band mean and standard deviation of the training pixels.
-
-    Returns
-    -------
-    numpy.ndarray
-        float32, same shape as ``values``: ``(values - mean) / std``, 0 where invalid.
-    """
-    mean = np.asarray(mean, dtype=np.float32)
-    std = np.asarray(std, dtype=np.float32)
-    std = np.where(std > 0, std, np.float32(1.0))
-    out = (values.astype(np.float32, copy=False) - mean) / std
-    out[~valid] = 0.0
-    return out
 
 
 def dihedral(patches: np.ndarray, index: int) -> np.ndarray:
