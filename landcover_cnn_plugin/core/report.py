@@ -107,11 +107,16 @@ def confusion_heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str],
     return _figure_png(fig)
 
 
-def training_curves(history: Mapping[str, Sequence[float]]) -> str:
-    """Loss and accuracy per epoch, training and validation, as an ``<img>`` tag ('' if empty)."""
+def training_curves(history: Mapping[str, Sequence[float]], best_epoch: int | None = None) -> str:
+    """Loss and accuracy per epoch, training and validation, as an ``<img>`` tag ('' if empty).
+
+    ``best_epoch`` (1-based): the epoch whose weights were kept, marked by a dashed line.
+    """
     if not history or not history.get("loss"):
         return ""
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, key, title in ((axes[0], "loss", "Loss (categorical cross-entropy)"),
                            (axes[1], "accuracy", "Accuracy")):
@@ -121,6 +126,9 @@ def training_curves(history: Mapping[str, Sequence[float]]) -> str:
         ax.plot(epochs, values, label="training", color="#1565c0")
         if val:
             ax.plot(range(1, len(val) + 1), val, label="validation", color="#e65100")
+        if best_epoch:
+            ax.axvline(best_epoch, color="#555", linestyle="--", linewidth=1, label="weights kept")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_title(title)
         ax.grid(alpha=0.3)
@@ -280,6 +288,8 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
     colors = {int(c): col for c, col in zip(legend.get("codes", []), legend.get("colors", []),
                                             strict=False)}
     model_type = metadata.get("model_type", "")
+    if metadata.get("patch_size", 1) == 1:
+        training.pop("patch_size", None)  # per-pixel model: the patch size does not apply
     data = {
         "Model type": f"{model_type}: {MODEL_DESCRIPTIONS.get(model_type, '')}".strip(": "),
         "Features (bands, in order)": ", ".join(metadata.get("feature_names", [])),
@@ -302,7 +312,8 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
         _confusion_section(metrics),
         _split_section(split),
     ]
-    curves = training_curves(metadata.get("history") or {})
+    best = training.get("best_epoch")
+    curves = training_curves(metadata.get("history") or {}, int(best) if isinstance(best, int) else None)
     if curves:
         body += ["<h2>Training curves</h2><p>Loss and accuracy per epoch on the training part and "
                  "on the validation part. Training stops when the validation loss has not improved "
