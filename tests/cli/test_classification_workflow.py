@@ -178,3 +178,22 @@ def test_cancel_during_classification_leaves_no_file(trained, workdir):
     assert not out.exists() and not conf.exists()
     assert not partial_files(out) and not partial_files(conf)
     assert not out.with_suffix(".qml").exists()
+
+
+def test_compare_feature_sets_table_and_report(qgis_process, workdir):
+    subset = workdir / "subset.csv"  # rows are ordered by polygon: the first 20,000 hold whole polygons
+    with open(reference_samples_csv(), encoding="utf-8") as source:
+        subset.write_text("".join(line for _, line in zip(range(20001), source, strict=False)),
+                          encoding="utf-8")
+    table, report = workdir / "compare.csv", workdir / "compare.html"
+    result = qgis_process.run("landcovercnn:comparefeaturesets", {
+        "INPUT": subset, **FAST, "EPOCHS": 2, "FEATURE_SETS": "B03,B04,B08;" + ",".join(STUDY_BANDS),
+        "SET_NAMES": "RGN;S2", "OUTPUT_TABLE": table, "OUTPUT_REPORT": report})
+    assert result.returncode == 0, result.text
+    with open(table, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["set_name"] for r in rows] == ["RGN", "S2"]
+    assert [r["features"] for r in rows] == ["B03,B04,B08", ",".join(STUDY_BANDS)]
+    assert all(0 < float(r["overall_accuracy"]) <= 1 for r in rows)
+    assert rows[0]["n_test"] == rows[1]["n_test"]  # the same split for every set
+    assert "RGN" in report.read_text(encoding="utf-8")
