@@ -135,3 +135,17 @@ def test_cancel_deletes_partial_outputs(model, tmp_path):
         classify_raster(str(reference_stack()), model, out, conf, memory_mb=2, is_canceled=is_canceled)
     assert len(calls) == 3
     assert list(tmp_path.iterdir()) == []
+
+
+def test_quicklook_png_uses_the_legend_colours(model, classified, tmp_path):
+    from matplotlib.image import imread
+
+    from landcover_cnn_plugin.core.quicklook import write_quicklook_png
+
+    paths, result = classified
+    png = write_quicklook_png(paths["map"], str(tmp_path / "map.png"), max_pixels=100_000)
+    pixels = (imread(png)[..., :3] * 255).round().astype(int)
+    present = {tuple(p) for p in pixels.reshape(-1, 3).tolist()}
+    for code, color in zip(model.legend.codes, model.legend.colors, strict=True):
+        if result["class_pixels"][str(code)]:  # every mapped class shows in its legend colour
+            assert tuple(int(color[i:i + 2], 16) for i in (1, 3, 5)) in present
