@@ -173,7 +173,7 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
         result = self.run_worker("classify", args, feedback, outputs=finals)
         if not result:  # canceled
             return {}
-        feedback.pushInfo(self.tr(f"Pixels per class: {result.get('class_pixels')}"))
+        feedback.pushInfo(f"Pixels per class (code: pixels): {result.get('class_pixels')}")
         if context.willLoadLayerOnCompletion(output):
             details = context.layerToLoadOnCompletionDetails(output)
             processor = ApplyClassStyle(result.get("style") or qml_path_for(output))
