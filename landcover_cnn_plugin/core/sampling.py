@@ -31,9 +31,9 @@ from .progress import NullReporter, Reporter
 #: Working memory for one raster block or polygon window, MiB.
 BLOCK_MEMORY_MB = 64.0
 #: Points per Arrow batch when reading point layers (memory stays flat with point count).
-POINT_BATCH = 262_144
+POINT_BATCH = 65_536
 #: Samples buffered before a CSV chunk is formatted and written.
-CSV_CHUNK = 131_072
+CSV_CHUNK = 65_536
 CanceledCheck = Callable[[], bool]
 
 
@@ -241,27 +241,19 @@ class PolygonRasterizer:
         areas = np.array([g.GetArea() if g is not None else 0.0 for g in geometries])
         if inset > 0:
             geometries = [g.Buffer(-inset) if g is not None else None for g in geometries]
-        self.envelopes = np.full((n, 4), np.nan)
-        self._driver = ogr.GetDriverByName("Memory")
-        self._source = self._driver.CreateDataSource("polygons")
-        srs = None
-        if grid.crs_wkt:
-            srs = osr.SpatialReference()
-            srs.ImportFromWkt(grid.crs_wkt)
-        self._layer = self._source.CreateLayer("polygons", srs, ogr.wkbUnknown)
-        self._layer.CreateField(ogr.FieldDefn("burn", ogr.OFTInteger))
-        definition = self._layer.GetLayerDefn()
+        self.envelopes = np.full((n, 4), np.nan)  # OGR order: minx, maxx, miny, maxy
+        self._geometries = geometries
+        for index, geometry in enumerate(geometries):
+            if geometry is not None and not geometry.IsEmpty():
+                self.envelopes[index] = geometry.GetEnvelope()
         # Burn order: largest first, and among equal areas the higher fid first, so that the
         # smallest polygon (then the lowest fid) is burnt last and wins.
-        for index in np.lexsort((-np.arange(n), -areas)):
-            geometry = geometries[index]
-            if geometry is None or geometry.IsEmpty():
-                continue
-            feature = ogr.Feature(definition)
-            feature.SetField(0, int(index) + 1)
-            feature.SetGeometry(geometry)
-            self._layer.CreateFeature(feature)
-            self.envelopes[index] = geometry.GetEnvelope()
+        self._burn_rank = np.empty(n, dtype=np.int64)
+        self._burn_rank[np.lexsort((-np.arange(n), -areas))] = np.arange(n)
+        self._srs = None
+        if grid.crs_wkt:
+            self._srs = osr.SpatialReference()
+            self._srs.ImportFromWkt(grid.crs_wkt)
         self.windows = [None if np.isnan(env[0]) else grid.window_of(tuple(env))
                         for env in self.envelopes]
 
@@ -284,14 +276,29 @@ class PolygonRasterizer:
         gdal = _gdal()
         target = gdal.GetDriverByName("MEM").Create("", ncols, nrows, 1, gdal.GDT_Int32)
         target.SetGeoTransform(self.grid.window_geotransform(col0, row0))
-        xmin, ymin = self.grid.x0 + col0 * self.grid.pixel_width, \
-            self.grid.y0 - (row0 + nrows) * self.grid.pixel_height
-        xmax, ymax = self.grid.x0 + (col0 + ncols) * self.grid.pixel_width, \
-            self.grid.y0 - row0 * self.grid.pixel_height
-        self._layer.SetSpatialFilterRect(xmin, ymin, xmax, ymax)
-        options = ["ATTRIBUTE=burn"] + (["ALL_TOUCHED=TRUE"] if self.all_touched else [])
-        gdal.RasterizeLayer(target, [1], self._layer, options=options)
-        self._layer.SetSpatialFilter(None)
+        xmin = self.grid.x0 + col0 * self.grid.pixel_width
+        xmax = self.grid.x0 + (col0 + ncols) * self.grid.pixel_width
+        ymin = self.grid.y0 - (row0 + nrows) * self.grid.pixel_height
+        ymax = self.grid.y0 - row0 * self.grid.pixel_height
+        env = self.envelopes
+        # Only the polygons whose envelope meets the window, in burn order: a small layer per
+        # window keeps the cost independent of the number of polygons (NaN envelopes never match).
+        candidates = np.flatnonzero((env[:, 0] <= xmax) & (env[:, 1] >= xmin)
+                                    & (env[:, 2] <= ymax) & (env[:, 3] >= ymin))
+        if len(candidates):
+            candidates = candidates[np.argsort(self._burn_rank[candidates])]
+            ogr = _ogr()
+            source = ogr.GetDriverByName("Memory").CreateDataSource("window")
+            layer = source.CreateLayer("polygons", self._srs, ogr.wkbUnknown)
+            layer.CreateField(ogr.FieldDefn("burn", ogr.OFTInteger))
+            definition = layer.GetLayerDefn()
+            for index in candidates.tolist():
+                feature = ogr.Feature(definition)
+                feature.SetField(0, index + 1)
+                feature.SetGeometry(self._geometries[index])
+                layer.CreateFeature(feature)
+            options = ["ATTRIBUTE=burn"] + (["ALL_TOUCHED=TRUE"] if self.all_touched else [])
+            gdal.RasterizeLayer(target, [1], layer, options=options)
         return target.GetRasterBand(1).ReadAsArray()
 
     def code_lookup(self) -> np.ndarray:
@@ -849,16 +856,29 @@ def write_points_csv(rasterizer: PolygonRasterizer, csv_path: str, label_name: s
 
 
 def csv_points_to_vector(csv_path: str, output_path: str, crs_wkt: str, layer_name: str,
-                         driver: str | None = None) -> None:
+                         driver: str | None = None, reporter: Reporter | None = None,
+                         is_canceled: CanceledCheck = _never_canceled) -> None:
     """Convert a points CSV from :func:`write_points_csv` to a vector file (OGR, C++ speed)."""
     gdal = _gdal()
+    reporter = reporter or NullReporter()
+
+    def progress(complete: float, message, data) -> int:
+        reporter.progress(100.0 * complete)
+        return 0 if is_canceled() else 1
+
     # Open the CSV ourselves: VectorTranslate ignores "-oo" for a source given by name.
     source = gdal.OpenEx(csv_path, gdal.OF_VECTOR, open_options=[
         "X_POSSIBLE_NAMES=X", "Y_POSSIBLE_NAMES=Y", "KEEP_GEOM_COLUMNS=NO"])
     arguments = ["-nln", layer_name, "-a_srs", crs_wkt, "-nlt", "POINT"]
     if driver:
         arguments += ["-f", driver]
-    result = gdal.VectorTranslate(output_path, source, options=gdal.VectorTranslateOptions(options=arguments))
+    try:
+        result = gdal.VectorTranslate(output_path, source, options=gdal.VectorTranslateOptions(
+            options=arguments, callback=progress))
+    except RuntimeError:
+        if is_canceled():
+            raise JobCanceled("canceled") from None
+        raise
     if result is None:
         raise RuntimeError(f"could not write {output_path}")
     result = None

@@ -39,7 +39,7 @@ from ..core.sampling import LabelPolygons
 from .base import processing_error
 
 INTEGER_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong)
-INTEGER_HINT = ("Class codes must be an integer field (Integer or Integer64); convert a text or "
+INTEGER_HINT = ("Class codes and group ids must be integer fields (Integer or Integer64); convert a text or "
                 "decimal field with Vector table > Refactor fields.")
 
 

@@ -138,11 +138,11 @@ class RegularPointsAlgorithm(LandcoverAlgorithm):
                 rasterizer, csv_path, field, name_field,
                 self.parameterAsInt(parameters, self.MAX_POINTS_PER_POLYGON, context),
                 self.parameterAsInt(parameters, self.SEED, context),
-                    ScaledReporter(FeedbackReporter(feedback), 10, 100),
-                feedback.isCanceled)
+                ScaledReporter(FeedbackReporter(feedback), 10, 70), feedback.isCanceled)
             feedback.pushInfo(f"Writing {counts.written} points.")
             with atomic_files(output) as tmp:
-                csv_points_to_vector(csv_path, tmp, crs.toWkt(), Path(output).stem, vector_driver(output))
+                csv_points_to_vector(csv_path, tmp, crs.toWkt(), Path(output).stem, vector_driver(output),
+                                     ScaledReporter(FeedbackReporter(feedback), 70, 100), feedback.isCanceled)
             return counts
 
         try:

@@ -17,7 +17,7 @@ from .base import LandcoverAlgorithm
 from .data_preparation import (
     FeedbackReporter,
     check_polygons_and_grid,
-    field_exists_problem,
+    integer_field_problem,
     point_layer_for_ogr,
     raster_input,
     run_core,
@@ -85,8 +85,8 @@ class SamplePointsAlgorithm(LandcoverAlgorithm):
                                           self.CLASS_NAME_FIELD, self.RASTER, self.OUTPUT, kind="point")
         if not problem and self.parameterAsString(parameters, self.GROUP, context):
             source = self.parameterAsSource(parameters, self.POINTS, context)
-            problem = field_exists_problem(source, self.parameterAsString(parameters, self.GROUP, context),
-                                           self.GROUP, self.POINTS)
+            problem = integer_field_problem(source, self.parameterAsString(parameters, self.GROUP, context),
+                                            self.GROUP, self.POINTS)
         return (False, problem) if problem else (True, "")
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802

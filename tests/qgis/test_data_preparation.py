@@ -265,6 +265,19 @@ def test_samplepoints_skips_points_outside_raster(provider, tmp_path, reference_
     assert header[11] == "cid" and len(rows) == result["SAMPLES"]
 
 
+def test_samplepoints_reprojects_points(provider, tmp_path, study):
+    """Points in EPSG:4326 (another CRS than the stack's) give the same rows as the UTM points."""
+    wgs84 = tmp_path / "points_wgs84.gpkg"
+    gdal.VectorTranslate(str(wgs84), study["points"]["OUTPUT"], dstSRS="EPSG:4326", reproject=True,
+                         where="polygon_id < 60")
+    result = run("samplepoints", {"POINTS": str(wgs84), "RASTER": study["stack"]["OUTPUT"], "LABEL": "code",
+                                  "CLASS_NAME_FIELD": "fclass", "OUTPUT": str(tmp_path / "samples.csv")})
+    header, rows = read_samples_csv(Path(result["OUTPUT"]))
+    expected_header, expected = read_samples_csv(Path(study["samples"]["OUTPUT"]))
+    assert header == expected_header
+    assert rows == [row for row in expected if int(row[-3]) < 60]
+
+
 def read_points_xy(path: str) -> np.ndarray:
     points = read_points(path)
     return np.column_stack([points["x"], points["y"]])
