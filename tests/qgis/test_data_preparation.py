@@ -6,6 +6,7 @@ Every expected value comes from an independent GDAL/OGR/numpy computation
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedb
 
 from lcnn_testing import (
     OSM_CODES,
+    SAMPLE_DIR,
     STUDY_BANDS,
     STUDY_GRID,
     band_path,
@@ -24,6 +26,35 @@ from lcnn_testing import (
 )
 
 gdal.UseExceptions()
+
+
+_COPY: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sample_copy(tmp_path_factory) -> Path:
+    """A copy of the sample data: QGIS writes '.aux.xml' statistics next to the rasters it loads
+    and GDAL upgrades old GeoPackage triggers when QGIS opens a layer for update, and the
+    shared sample_data/ must stay as committed."""
+    folder = tmp_path_factory.mktemp("sample_data") / "s2_brandenburg"
+    shutil.copytree(SAMPLE_DIR, folder, ignore=shutil.ignore_patterns("*.aux.xml"))
+    _COPY["dir"] = folder
+    return folder
+
+
+@pytest.fixture(scope="module")
+def osm_polygons(sample_copy) -> Path:
+    return sample_copy / "osm_landuse_water.gpkg"
+
+
+@pytest.fixture(scope="module")
+def reference_polygons(sample_copy) -> Path:
+    return sample_copy / "reference_polygons.gpkg"
+
+
+def band_file(band: str) -> str:
+    """A band of the copied sample data."""
+    return str(_COPY["dir"] / "IMG_DATA" / band_path(band).name)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +86,7 @@ def study(provider, tmp_path_factory, osm_polygons):
     """The study chain once: stack, labels, regular points, samples by both paths."""
     folder = tmp_path_factory.mktemp("study")
     out = {"folder": folder}
-    out["stack"] = run("stackrasters", {"INPUT": [str(band_path(b)) for b in STUDY_BANDS], "PIXEL_SIZE": 20,
+    out["stack"] = run("stackrasters", {"INPUT": [str(band_file(b)) for b in STUDY_BANDS], "PIXEL_SIZE": 20,
                                         "OUTPUT": str(folder / "stack.tif")})
     stack = out["stack"]["OUTPUT"]
     out["labels"] = run("rasterizepolygons", {"INPUT": str(osm_polygons), "FIELD": "code", "REFERENCE": stack,
@@ -71,8 +102,6 @@ def study(provider, tmp_path_factory, osm_polygons):
 
 
 def osm_reference(burn: str, name: str) -> np.ndarray:
-    from lcnn_testing import SAMPLE_DIR
-
     return gdal.Open(str(reference_rasterize(SAMPLE_DIR / "osm_landuse_water.gpkg", "osm_landuse_water",
                                              burn, name))).ReadAsArray()
 
@@ -94,11 +123,11 @@ def test_stack_of_study_bands_equals_direct_warp(study):
 
 def test_stack_mixes_resolution_crs_and_float(provider, tmp_path):
     """A 10 m band, a 20 m band reprojected to EPSG:3035 and a float band onto the 20 m study grid."""
-    b02, b05 = str(band_path("B02")), str(band_path("B05"))
+    b02, b05 = str(band_file("B02")), str(band_file("B05"))
     laea = str(tmp_path / "b05_laea.tif")
     gdal.Warp(laea, b05, dstSRS="EPSG:3035", xRes=20, yRes=20)
     as_float = str(tmp_path / "b11_float.tif")
-    gdal.Translate(as_float, str(band_path("B11")), outputType=gdal.GDT_Float32)
+    gdal.Translate(as_float, str(band_file("B11")), outputType=gdal.GDT_Float32)
     result = run("stackrasters", {"INPUT": [b02, laea, as_float], "REFERENCE": ref_stack(),
                                   "RESAMPLING": 4, "OUTPUT": str(tmp_path / "mixed.tif")})
     stack = gdal.Open(result["OUTPUT"])
@@ -115,13 +144,13 @@ def test_stack_mixes_resolution_crs_and_float(provider, tmp_path):
 
 
 def test_stack_band_names_given(provider, tmp_path):
-    result = run("stackrasters", {"INPUT": [str(band_path("B05")), str(band_path("B06"))], "PIXEL_SIZE": 60,
+    result = run("stackrasters", {"INPUT": [str(band_file("B05")), str(band_file("B06"))], "PIXEL_SIZE": 60,
                                   "BAND_NAMES": "red_edge_1, red_edge_2", "RESAMPLING": 1,
                                   "OUTPUT": str(tmp_path / "named.tif")})
     stack = gdal.Open(result["OUTPUT"])
     assert [stack.GetRasterBand(i).GetDescription() for i in (1, 2)] == ["red_edge_1", "red_edge_2"]
     assert (stack.RasterXSize, stack.RasterYSize) == (STUDY_GRID["width"] // 3, STUDY_GRID["height"] // 3)
-    expected = gdal.Warp("", str(band_path("B06")), format="MEM", xRes=60, yRes=60,
+    expected = gdal.Warp("", str(band_file("B06")), format="MEM", xRes=60, yRes=60,
                          resampleAlg="near").ReadAsArray()
     np.testing.assert_array_equal(stack.GetRasterBand(2).ReadAsArray(), expected)
 
@@ -397,7 +426,7 @@ BAD_INPUTS = {
 def _base_params(algorithm: str, folder: Path, osm: Path) -> dict:
     stack = ref_stack()
     return {
-        "stackrasters": {"INPUT": [str(band_path("B05"))], "OUTPUT": str(folder / "out.tif")},
+        "stackrasters": {"INPUT": [str(band_file("B05"))], "OUTPUT": str(folder / "out.tif")},
         "rasterizepolygons": {"INPUT": str(osm), "FIELD": "code", "REFERENCE": stack,
                               "OUTPUT": str(folder / "out.tif")},
         "regularpoints": {"INPUT": str(osm), "FIELD": "code", "REFERENCE": stack,
