@@ -33,6 +33,8 @@ from .splits import SPLIT_PROTOCOLS, SplitIndices, cross_validation_folds, holdo
 #: Columns of the samples CSV that are never features (besides label, names and group columns).
 NON_FEATURE_COLUMNS = ("X", "Y", "Latitude", "Longitude", "polygon_id", "row", "col", "fid")
 STEPS_PER_EXECUTION = 16
+#: Quantity that early stopping watches on the validation part (lower is better for a loss).
+EARLY_STOPPING_MONITOR = "val_loss"
 
 
 @dataclass
@@ -519,7 +521,7 @@ class LandcoverTrainer:
         model = build_model(self.model_type, len(self.table_.feature_names), n_classes,
                             patch_size=self.patch_size, learning_rate=self.learning_rate,
                             steps_per_execution=STEPS_PER_EXECUTION)
-        callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=self.patience,
+        callbacks = [keras.callbacks.EarlyStopping(monitor=EARLY_STOPPING_MONITOR, patience=self.patience,
                                                    restore_best_weights=True),
                      _epoch_callback(reporter, start, stop, self.epochs, self.is_canceled, label)]
         started = time.monotonic()
@@ -529,8 +531,14 @@ class LandcoverTrainer:
         fit_seconds = time.monotonic() - started
         history = {key: [float(v) for v in values] for key, values in fit.history.items()}
         epochs_run = len(history.get("loss", []))
-        best_epoch = int(np.argmin(history["val_loss"])) + 1 if history.get("val_loss") else epochs_run
-        reporter.log(f"{label}stopped after {epochs_run} epochs (best validation loss at epoch "
+        watched = history.get(EARLY_STOPPING_MONITOR)
+        if not watched:
+            best_epoch = epochs_run
+        elif EARLY_STOPPING_MONITOR.endswith("loss"):
+            best_epoch = int(np.argmin(watched)) + 1
+        else:
+            best_epoch = int(np.argmax(watched)) + 1
+        reporter.log(f"{label}stopped after {epochs_run} epochs (best {EARLY_STOPPING_MONITOR} at epoch "
                      f"{best_epoch}, weights restored) in {fit_seconds:.0f} s.")
         return TrainedNetwork(model, scaler, history, epochs_run, best_epoch, counts,
                               balanced.class_weight, fit_seconds)
