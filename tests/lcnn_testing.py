@@ -301,3 +301,26 @@ def read_samples_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     return rows[0], rows[1:]
+
+
+def small_model_file() -> Path:
+    """train_small_model(epochs=4) cached in build/test-cache (shared by the core, cli and qgis tests).
+
+    Trains in a child process with the project's .venv Python, so that it can be called from the
+    in-process QGIS tests too (TensorFlow never enters the calling process).
+    """
+    import sys as _sys
+
+    def build(path: Path) -> None:
+        code = ("import sys; from lcnn_testing import train_small_model; "
+                "train_small_model(sys.argv[1], epochs=4)")
+        env = dict(os.environ, PYTHONPATH=f"{ROOT / 'build' / 'plugins'}{os.pathsep}{ROOT / 'tests'}",
+                   TF_CPP_MIN_LOG_LEVEL="2")
+        env.pop("PYTHONHOME", None)
+        proc = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code, str(path)], env=env,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            _sys.stderr.write(proc.stderr[-3000:])
+            raise RuntimeError("training the small test model failed")
+
+    return _cached("small_study_mlp_format1.lcnn", build)

@@ -13,15 +13,14 @@ from landcover_cnn_plugin.core.atomic import partial_files
 from landcover_cnn_plugin.core.classify import CONFIDENCE_NODATA, classify_raster, match_bands
 from landcover_cnn_plugin.core.errors import JobCanceled, UserInputError
 from landcover_cnn_plugin.core.model_file import load_model_file
-from lcnn_testing import STUDY_BANDS, reference_stack, train_small_model
+from lcnn_testing import STUDY_BANDS, reference_stack, small_model_file
 
 gdal.UseExceptions()
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    path = train_small_model(tmp_path_factory.mktemp("model") / "mlp.lcnn")
-    return load_model_file(path)
+def model():
+    return load_model_file(small_model_file())
 
 
 @pytest.fixture(scope="module")

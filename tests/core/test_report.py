@@ -15,12 +15,12 @@ from landcover_cnn_plugin.core.report import (
     write_comparison_report,
     write_training_report,
 )
-from lcnn_testing import train_small_model
+from lcnn_testing import small_model_file
 
 
 @pytest.fixture(scope="module")
-def metadata(tmp_path_factory):
-    return read_model_metadata(train_small_model(tmp_path_factory.mktemp("m") / "m.lcnn", epochs=4))
+def metadata():
+    return read_model_metadata(small_model_file())
 
 
 def _images(text: str) -> list[bytes]:

@@ -1,18 +1,17 @@
 """checkParameterValues of the classification algorithms, in-process QGIS (no TensorFlow here).
 
-The model file is trained in a child process with the worker's Python.
+The model file comes from small_model_file() (trained in a child process with the worker's Python).
 """
 
 from __future__ import annotations
 
-import subprocess
 import sys
 
 import pytest
 from osgeo import gdal
 from qgis.core import QgsApplication, QgsProcessingContext
 
-from lcnn_testing import ROOT, SAMPLE_DIR, reference_samples_csv, reference_stack
+from lcnn_testing import SAMPLE_DIR, reference_samples_csv, reference_stack, small_model_file
 
 
 @pytest.fixture(scope="module")
@@ -26,13 +25,8 @@ def algorithms(qgis_processing):
 
 
 @pytest.fixture(scope="module")
-def model_file(tmp_path_factory):
-    path = tmp_path_factory.mktemp("model") / "model.lcnn"
-    code = ("import sys; from lcnn_testing import train_small_model; "
-            "train_small_model(sys.argv[1], epochs=1, n_samples=3000)")
-    subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code, str(path)], check=True,
-                   env={"PYTHONPATH": f"{ROOT / 'build' / 'plugins'}:{ROOT / 'tests'}",
-                        "TF_CPP_MIN_LOG_LEVEL": "2", "PATH": "/usr/bin:/bin"}, capture_output=True)
+def model_file():
+    path = small_model_file()  # trained in a child process if not cached
     assert "tensorflow" not in sys.modules
     return path
 
