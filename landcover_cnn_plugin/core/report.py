@@ -137,15 +137,16 @@ def training_curves(history: Mapping[str, Sequence[float]], best_epoch: int | No
     return _figure_png(fig)
 
 
-def _metrics_summary(metrics: Mapping[str, Any]) -> str:
+def _metrics_summary(metrics: Mapping[str, Any], what: str = "test") -> str:
     return (
         '<table class="big"><tr><th class="l">Overall accuracy</th><td>'
         f'{_pct(metrics.get("overall_accuracy"))}</td></tr>'
         f'<tr><th class="l">Cohen\'s kappa</th><td>{_num(metrics.get("kappa"))}</td></tr>'
         f'<tr><th class="l">Macro F1 (mean over classes)</th><td>{_num(metrics.get("macro_f1"))}</td></tr>'
-        f'<tr><th class="l">Test samples</th><td>{_e(metrics.get("n_samples", "n/a"))}</td></tr>'
+        f'<tr><th class="l">{what.capitalize()} pixels</th>'
+        f'<td>{_e(metrics.get("n_samples", "n/a"))}</td></tr>'
         "</table>"
-        '<p class="small">Overall accuracy: share of test pixels classified correctly. Kappa: '
+        f'<p class="small">Overall accuracy: share of {what} pixels classified correctly. Kappa: '
         "agreement beyond chance (0 = chance, 1 = perfect). Macro F1: the mean of the per-class "
         "F1 scores, so that small classes count as much as large ones.</p>")
 
@@ -352,7 +353,7 @@ def write_accuracy_report(html_path: str | os.PathLike, metrics: Mapping[str, An
     colors = {int(c): col for c, col in (info.pop("colors", None) or {}).items()}
     body = [
         "<h2>Data</h2>", _key_value_table(info),
-        "<h2>Result</h2>", _metrics_summary(metrics).replace("Test samples", "Reference pixels"),
+        "<h2>Result</h2>", _metrics_summary(metrics, "reference"),
         "<h2>Accuracy per class</h2>", _per_class_table(metrics, colors, user_producer=True),
         _confusion_section(metrics),
         '<p class="note">Reference pixels inside one polygon are not independent samples; if the '
