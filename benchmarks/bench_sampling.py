@@ -124,6 +124,7 @@ def measure(folder: Path, tiles: int) -> dict[str, tuple[int, Run]]:
     same = (work / "samples.csv").read_bytes() == (work / "extract.csv").read_bytes()
     print(f"  {tiles}x{tiles} tiles: {n_points:,} points; samplepoints and extractsamples CSVs identical: "
           f"{same}", flush=True)
+    runs["landcovercnn:regularpoints (makes the points)"] = points
     return {name: (n_points, run) for name, run in runs.items()}
 
 
@@ -149,14 +150,22 @@ def main(argv: list[str] | None = None) -> int:
                      "points_per_s": (n_large - n_small) / seconds if seconds > 0 else float("nan"),
                      "peak_mb_1_tile": run_small.peak_mb, "peak_mb_all": run_large.peak_mb})
     native = next(r["points_per_s"] for r in rows if r["algorithm"] == "native:rastersampling")
+    points_rate = next(r["points_per_s"] for r in rows
+                       if r["algorithm"].startswith("landcovercnn:regularpoints"))
+    # End to end from polygons: extractsamples does what regularpoints + a point sampler do.
+    rows.append({"algorithm": "regularpoints + native", "points": rows[0]["points"],
+                 "seconds": sum(r["seconds"] for r in rows if r["algorithm"].startswith(
+                     ("landcovercnn:regularpoints", "native:"))),
+                 "points_per_s": 1 / (1 / points_rate + 1 / native),
+                 "peak_mb_1_tile": float("nan"), "peak_mb_all": float("nan")})
     print(f"\nSampling {rows[0]['points']:,} points, 9 bands ({args.tiles}x{args.tiles} tiles of the "
           f"sample scene; points/s from the 1-tile vs {args.tiles}x{args.tiles} difference)")
-    header = f"{'algorithm':<28} {'points':>10} {'wall s':>8} {'points/s':>11} {'x native':>9} " \
+    header = f"{'algorithm':<46} {'points':>10} {'wall s':>8} {'points/s':>11} {'x native':>9} " \
              f"{'peak MiB 1 tile':>16} {'peak MiB all':>13}"
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(f"{row['algorithm']:<28} {row['points']:>10,} {row['seconds']:>8.1f} "
+        print(f"{row['algorithm']:<46} {row['points']:>10,} {row['seconds']:>8.1f} "
               f"{row['points_per_s']:>11,.0f} {row['points_per_s'] / native:>9.1f} "
               f"{row['peak_mb_1_tile']:>16.0f} {row['peak_mb_all']:>13.0f}")
     if args.json:
