@@ -101,9 +101,15 @@ def wait_for_qgis(qgis: subprocess.Popen, findings: Path, started: float, timeou
     return qgis.returncode
 
 
+def classify_spec(raster: Path, model: Path, output: Path) -> dict:
+    """The probe's ``load_algorithm`` entry for classifyimage."""
+    return {"id": "landcovercnn:classifyimage", "output": "OUTPUT",
+            "parameters": {"INPUT": str(raster), "MODEL": str(model), "OUTPUT": str(output)}}
+
+
 def run_desktop(workdir: Path, zip_path: Path = PLUGIN_ZIP, worker_python: str | None = None,
                 load_algorithm: dict | None = None, run_algorithm: str | None = None,
-                timeout_s: float = 300) -> dict:
+                timeout_s: float = 300, dialog_algorithm: str = "landcovercnn:checkenvironment") -> dict:
     """Install, start QGIS Desktop with the probe, wait for it; return the run summary."""
     workdir.mkdir(parents=True, exist_ok=True)
     profiles_root = workdir / "qgis-profiles"
@@ -114,7 +120,7 @@ def run_desktop(workdir: Path, zip_path: Path = PLUGIN_ZIP, worker_python: str |
     shutil.copy2(PROBE_SOURCE, probe)
     output_dir = workdir / "out"
     config = {"output_dir": str(output_dir), "provider": "landcovercnn",
-              "dialog_algorithm": "landcovercnn:checkenvironment",
+              "dialog_algorithm": dialog_algorithm,
               "run_algorithm": run_algorithm, "load_algorithm": load_algorithm,
               "timeout_s": max(30.0, timeout_s - 30)}
     config_path = workdir / "probe_config.json"
@@ -157,11 +163,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="algorithm id run with processing.run in Desktop (no parameters)")
     parser.add_argument("--load-algorithm", default=None,
                         help="JSON file {id, parameters, output}: run with runAndLoadResults in Desktop")
+    parser.add_argument("--classify-raster", default=None,
+                        help="band stack: classifyimage in Desktop, map loaded (with --classify-model)")
+    parser.add_argument("--classify-model", default=None, help="model file (.lcnn) for --classify-raster")
+    parser.add_argument("--dialog", default="landcovercnn:checkenvironment",
+                        help="algorithm whose dialog is opened for the screen shot")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds before QGIS is killed")
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="lcnn-desktop-"))
     load_algorithm = json.loads(Path(args.load_algorithm).read_text()) if args.load_algorithm else None
-    summary = run_desktop(workdir, args.zip, args.python, load_algorithm, args.run_algorithm, args.timeout)
+    if args.classify_raster:
+        load_algorithm = classify_spec(Path(args.classify_raster), Path(args.classify_model),
+                                       workdir / "out" / "land_cover.tif")
+    summary = run_desktop(workdir, args.zip, args.python, load_algorithm, args.run_algorithm, args.timeout,
+                          dialog_algorithm=args.dialog)
     screen = Path(summary["screen_png"])
     if args.screenshot and screen.exists():
         target = Path(args.screenshot)
