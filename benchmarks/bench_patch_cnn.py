@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--k", type=int, nargs="+", default=[5, 7, 9], help="patch sizes to try")
     parser.add_argument("--models", nargs="+",
                         default=["patch_cnn", "spectral_cnn", "study_mlp", "rf200", "sklearn_mlp"])
+    parser.add_argument("--patch-balance", default=PATCH_BALANCE,
+                        help=f"balancing of the patch model (default {PATCH_BALANCE})")
     parser.add_argument("--quick", action="store_true", help="every 4th sample, 3 epochs: a smoke run")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
     args = parser.parse_args(argv)
@@ -143,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         for model in args.models:
             if model == "patch_cnn":
                 for k in args.k:
-                    rows.append(_keras_row(f"patch_cnn k={k}", frame, stack, folder, "patch_cnn",
-                                           {**settings, "balance": PATCH_BALANCE}, patch_size=k))
+                    name = f"patch_cnn k={k}" + ("" if args.patch_balance == PATCH_BALANCE
+                                                 else f" ({args.patch_balance})")
+                    rows.append(_keras_row(name, frame, stack, folder, "patch_cnn",
+                                           {**settings, "balance": args.patch_balance}, patch_size=k))
                     print(format_table(rows[-1:]), flush=True)
             elif model in ("spectral_cnn", "study_mlp"):
                 for balance in PIXEL_BALANCES:
