@@ -327,12 +327,6 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
                  "pixels around it. A few training patches of each class, the classified pixel "
                  "marked in the centre:</p>",
                  f'<img alt="example training patches" src="data:image/png;base64,{data64}">']
-    if example_patches_png:
-        data64 = base64.b64encode(example_patches_png).decode("ascii")
-        body += [f"<h2>Example training patches</h2><p>Patches of {_e(metadata.get('patch_size'))} x "
-                 f"{_e(metadata.get('patch_size'))} pixels around training pixels, a few per class: "
-                 "what the network sees around each pixel.</p>"
-                 f'<img alt="example patches" src="data:image/png;base64,{data64}">']
     if versions:
         body += ["<h2>Software</h2>", _key_value_table(versions)]
     return _write(html_path, _page("Land cover model: training report", "".join(body)))
