@@ -136,3 +136,38 @@ def wait_until(condition, timeout: float, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return condition()
+
+
+def tiled_stack_vrt(path: Path, source: Path, tiles_x: int, tiles_y: int) -> Path:
+    """A VRT repeating ``source`` tiles_x by tiles_y times (a large stack from the small real one).
+
+    Band descriptions, data types and nodata are kept, so models match its bands by name.
+    """
+    from osgeo import gdal
+
+    dataset = gdal.Open(str(source))
+    width, height = dataset.RasterXSize, dataset.RasterYSize
+    x0, dx, _, y0, _, dy = dataset.GetGeoTransform()
+    lines = [f'<VRTDataset rasterXSize="{width * tiles_x}" rasterYSize="{height * tiles_y}">',
+             f"  <SRS>{dataset.GetProjection().replace('&', '&amp;').replace('<', '&lt;')}</SRS>",
+             f"  <GeoTransform>{x0}, {dx}, 0, {y0}, 0, {dy}</GeoTransform>"]
+    for index in range(1, dataset.RasterCount + 1):
+        band = dataset.GetRasterBand(index)
+        data_type = gdal.GetDataTypeName(band.DataType)
+        lines.append(f'  <VRTRasterBand dataType="{data_type}" band="{index}">')
+        lines.append(f"    <Description>{band.GetDescription()}</Description>")
+        if band.GetNoDataValue() is not None:
+            lines.append(f"    <NoDataValue>{band.GetNoDataValue()}</NoDataValue>")
+        for ty in range(tiles_y):
+            for tx in range(tiles_x):
+                lines += ["    <SimpleSource>",
+                          f'      <SourceFilename relativeToVRT="0">{source}</SourceFilename>',
+                          f"      <SourceBand>{index}</SourceBand>",
+                          f'      <SrcRect xOff="0" yOff="0" xSize="{width}" ySize="{height}"/>',
+                          f'      <DstRect xOff="{tx * width}" yOff="{ty * height}" xSize="{width}" '
+                          f'ySize="{height}"/>',
+                          "    </SimpleSource>"]
+        lines.append("  </VRTRasterBand>")
+    lines.append("</VRTDataset>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path

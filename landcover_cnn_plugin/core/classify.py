@@ -276,6 +276,12 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
                     counts += class_pixels
                     valid_total += n_valid
                     reporter.progress(100.0 * (block.index + 1) / max(1, block.count))
+                if valid_total == 0:  # an all-nodata map helps nobody: refuse, partial files go
+                    raise UserInputError(
+                        f"every pixel of {raster} is nodata in at least one of the bands "
+                        f"{list(model.feature_names)}{' or lies outside the mask' if mask else ''}, so "
+                        "nothing can be classified; choose a raster with data (check its nodata value)"
+                        f"{' and a mask that covers it' if mask else ''}.", "INPUT")
                 _describe_outputs(outs, legend, int(codes.max()))
             finally:
                 outs.clear()  # closes (and on success flushes) every GDAL dataset

@@ -33,8 +33,14 @@ MODEL_EXTENSION = ".lcnn"
 PREDICT_BATCH = 16384  # pixels per forward pass (study_mlp: ~60 MiB of activations)
 
 
+WHAT_TO_DO = ("Choose a .lcnn file written by 'Train land cover model' (copied whole), or train the "
+              "model again.")
+
+
 def _refuse(path: str | os.PathLike, problem: str) -> UserInputError:
-    return UserInputError(f"{path} is not a usable landcover-cnn model file: {problem}", "MODEL")
+    """A refusal naming the file and the problem, with what to do (unless the problem says it)."""
+    advice = "" if "update the" in problem else " " + WHAT_TO_DO
+    return UserInputError(f"{path} is not a usable landcover-cnn model file: {problem}{advice}", "MODEL")
 
 
 def plugin_version() -> str:

@@ -144,6 +144,14 @@ def read_samples(samples: Any, label: str = "code", features: Sequence[str] | No
         candidates = [c for c in columns if c not in skip]
         feature_names = [c for c in candidates if _numeric(frame[c])]
         ignored = [c for c in candidates if c not in feature_names]
+        for name in ignored:  # mostly numbers with some text: a damaged band, not a text column
+            numbers = pd.to_numeric(frame[name], errors="coerce")
+            text = frame[name][numbers.isna() & frame[name].notna()]
+            if numbers.notna().mean() >= 0.5 and len(text):
+                raise UserInputError(
+                    f"the band column {name!r} holds {len(text)} non-numeric values (e.g. "
+                    f"{str(text.iloc[0])!r}); fix or remove those rows, or leave the column out by "
+                    "listing the feature columns to use.", "FEATURES")
         if ignored:
             reporter.log(f"Ignoring non-numeric columns {ignored} (not features).")
         if not feature_names:
@@ -169,8 +177,10 @@ def read_samples(samples: Any, label: str = "code", features: Sequence[str] | No
     rare = [f"{int(c)} ({int(n)} sample)" for c, n in zip(present, counts, strict=True)
             if n < min_per_class]
     if rare:
-        raise UserInputError(f"the classes {', '.join(rare)} have fewer than 2 samples: merge them "
-                             "with a similar class, drop them, or collect more samples.", "LABEL")
+        dropped = (f" (after dropping {n_dropped} rows with an empty, NaN or infinite value)"
+                   if n_dropped else "")
+        raise UserInputError(f"the classes {', '.join(rare)} have fewer than 2 samples{dropped}: merge "
+                             "them with a similar class, drop them, or collect more samples.", "LABEL")
     class_names: dict[int, str] = {}
     if names_field:
         names = frame.loc[keep, names_field].astype(str).to_numpy()

@@ -14,6 +14,7 @@ from qgis.core import (
 )
 
 from ..core.atomic import atomic_output
+from ..core.errors import UserInputError
 from ..core.progress import ScaledReporter
 from ..core.sampling import Grid, PolygonRasterizer, extract_samples_to_csv
 from .base import LandcoverAlgorithm
@@ -105,12 +106,18 @@ class ExtractSamplesAlgorithm(LandcoverAlgorithm):
                                            inset=self.parameterAsDouble(parameters, self.INSET, context))
             rasterizer.require_overlap(self.POLYGONS)
             with atomic_output(output) as tmp:
-                return extract_samples_to_csv(
+                counts = extract_samples_to_csv(
                     rasterizer, raster.source(), tmp, field, name_field,
                     self.parameterAsInt(parameters, self.MAX_POINTS_PER_POLYGON, context),
                     self.parameterAsInt(parameters, self.SEED, context),
                     ScaledReporter(FeedbackReporter(feedback), 10, 100),
                     feedback.isCanceled)
+                if counts.written == 0:  # a header-only CSV would only fail later, in training
+                    raise UserInputError(
+                        f"no sample: all {counts.nodata} pixels under the polygons are nodata in the "
+                        "raster; choose a raster with data under the polygons (check its nodata "
+                        "value).", self.RASTER)
+                return counts
 
         counts = run_core(work, feedback)
         if counts is None:
