@@ -31,7 +31,7 @@ for extra in (ROOT / "build" / "plugins", ROOT / "tests"):
 #: Training settings of every Keras model in this benchmark (the patch model's architecture is
 #: the builder's default). Per-pixel Keras models run with both balancings below.
 KERAS_SETTINGS = {"epochs": 60, "batch_size": 256, "patience": 8, "learning_rate": 0.001}
-PATCH_BALANCE = "class_weights"
+PATCH_BALANCE = "none"  # on this fold: higher OA and kappa than class weights (F1 about equal)
 PIXEL_BALANCES = ("class_weights", "none")
 
 
