@@ -12,6 +12,7 @@ from qgis.core import (
 )
 
 from ..core.atomic import atomic_output
+from ..core.errors import UserInputError
 from ..core.sampling import sample_points_to_csv
 from .base import LandcoverAlgorithm
 from .data_preparation import (
@@ -99,8 +100,14 @@ class SamplePointsAlgorithm(LandcoverAlgorithm):
 
         def work():
             with atomic_output(output) as tmp:
-                return sample_points_to_csv(path, layer, raster.source(), tmp, label, group, name_field,
-                                            FeedbackReporter(feedback), feedback.isCanceled)
+                counts = sample_points_to_csv(path, layer, raster.source(), tmp, label, group, name_field,
+                                              FeedbackReporter(feedback), feedback.isCanceled)
+                if counts.written == 0:  # a header-only CSV would only fail later, in training
+                    raise UserInputError(
+                        f"no sample: {counts.outside} points lie outside the raster, {counts.nodata} on "
+                        f"nodata and {counts.unlabelled} have no label; choose points over the raster's "
+                        "data with a class code.", self.POINTS)
+                return counts
 
         counts = run_core(work, feedback)
         if counts is None:
