@@ -119,7 +119,7 @@ def reference_labels() -> Path:
     """OSM ``code`` rasterized on the study grid, pixel-centre rule, the smallest polygon winning.
 
     Independent of the plugin: OGR's SQLite dialect orders the polygons by area, largest
-    first, so that gdal.Rasterize burns the smallest last.
+    first (equal areas: higher fid first), so that gdal.Rasterize burns the winner last.
     """
     from osgeo import gdal
 
@@ -129,10 +129,10 @@ def reference_labels() -> Path:
             str(path), str(SAMPLE_DIR / "osm_landuse_water.gpkg"), format="GTiff",
             outputType=gdal.GDT_UInt16, outputBounds=(g["xmin"], g["ymin"], g["xmax"], g["ymax"]),
             xRes=g["pixel_size"], yRes=g["pixel_size"], initValues=0, attribute="code",
-            SQLStatement="SELECT * FROM osm_landuse_water ORDER BY ST_Area(geom) DESC, fid ASC",
+            SQLStatement="SELECT * FROM osm_landuse_water ORDER BY ST_Area(geom) DESC, fid DESC",
             SQLDialect="SQLITE")
 
-    return _cached("reference_labels_20m.tif", build)
+    return _cached("reference_labels_20m_v2.tif", build)
 
 
 # --- Samples table of every labelled pixel (for the core ML tests and benchmarks) ----------------
@@ -147,10 +147,10 @@ def reference_polygon_ids() -> Path:
             outputType=gdal.GDT_Int32, outputBounds=(g["xmin"], g["ymin"], g["xmax"], g["ymax"]),
             xRes=g["pixel_size"], yRes=g["pixel_size"], initValues=0, attribute="polygon_id",
             SQLStatement="SELECT CAST(fid AS INTEGER) + 0 AS polygon_id, geom FROM osm_landuse_water "
-                         "ORDER BY ST_Area(geom) DESC, fid ASC",
+                         "ORDER BY ST_Area(geom) DESC, fid DESC",
             SQLDialect="SQLITE")
 
-    return _cached("reference_polygon_ids_20m.tif", build)
+    return _cached("reference_polygon_ids_20m_v2.tif", build)
 
 
 def reference_samples_csv() -> Path:
@@ -268,14 +268,14 @@ def reference_samples_subset_csv(step: int = 6) -> Path:
     def build(path: Path) -> None:
         reference_samples_frame().iloc[::step].to_csv(path, index=False)
 
-    return _cached(f"reference_samples_20m_every{step}.csv", build)
+    return _cached(f"reference_samples_20m_v2_every{step}.csv", build)
 
 
 # --- Data preparation references (DESIGN.md overlap rule, ties included) -------------------------
 def reference_rasterize(vector: Path, layer: str, burn_sql: str, name: str, geometry: str = "geom") -> Path:
     """``burn_sql`` (an SQL expression of ``layer``) rasterized on the study grid with plain GDAL.
 
-    Pixel-centre rule; the smallest polygon wins and, unlike reference_labels(), equal areas go
+    Pixel-centre rule; the smallest polygon wins and, like reference_labels(), equal areas go
     to the **lower** fid as DESIGN.md says (OGR's SQLite dialect sorts by area, largest first,
     then by fid descending, so the winner is burnt last). Int32, 0 = no polygon.
     """
