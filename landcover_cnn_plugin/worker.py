@@ -19,6 +19,7 @@ message instead of a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import importlib.util
 import signal
@@ -92,6 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (JobCanceled, KeyboardInterrupt):
         reporter.error("Canceled.")
         return 130
+    except OSError as exc:
+        if exc.errno not in WRITE_ERRNOS:
+            reporter.log(traceback.format_exc(), "debug")
+            reporter.error(f"The {args.job} job failed: {type(exc).__name__}: {exc}")
+            return 1
+        reporter.log(traceback.format_exc(), "debug")
+        reporter.error(_write_error_message(args, exc))
+        return 1
     except Exception as exc:  # last resort: the user gets a message, the log the traceback
         reporter.log(traceback.format_exc(), "debug")
         reporter.error(f"The {args.job} job failed: {type(exc).__name__}: {exc}")
@@ -99,6 +108,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     reporter.progress(100.0)
     reporter.result(result)
     return 0
+
+
+#: errno values of a failed write: disk full, quota, read-only file system, permission.
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+#: Options that name files a job writes.
+OUTPUT_OPTIONS = ("output", "model", "confidence", "probabilities", "report", "metrics", "table")
+
+
+def _write_error_message(args: argparse.Namespace, exc: OSError) -> str:
+    """Which outputs could not be written, why, and what to do (the partial files are removed)."""
+    outputs = [str(getattr(args, name)) for name in OUTPUT_OPTIONS if getattr(args, name, None)]
+    target = exc.filename or ", ".join(outputs) or "its output"
+    return (f"The {args.job} job could not write {target}: {exc.strerror or exc}. Nothing was left "
+            "behind; free some disk space or choose an output folder on a disk with room that you "
+            "can write to, and run it again.")
 
 
 def _raise_canceled(signum, frame) -> None:
