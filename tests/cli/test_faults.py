@@ -125,15 +125,17 @@ def _qgis_process_popen(algorithm: str, params: dict, env: dict[str, str] | None
 
 def _worker_writing(output: Path) -> int | None:
     """Pid of the worker whose command line names ``output``, once its partial file exists."""
-    if not partial_files(output):
-        return None
+    return _worker_for(output) if partial_files(output) else None
+
+
+def _worker_for(path: Path) -> int | None:
+    """Pid of the running worker whose command line names ``path``."""
     for pid in worker_pids():
         try:
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+            if str(path) in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                return pid
         except OSError:
             continue
-        if str(output) in command:
-            return pid
     return None
 
 
@@ -152,6 +154,37 @@ def test_worker_killed_mid_classification_is_reported_and_no_map_remains(big_sta
     assert "Traceback" not in stdout + stderr
     assert not output.exists() and partial_files(output) == []
     assert not output.with_suffix(".qml").exists()
+    assert files_under(tmp_path) == []
+
+
+# --- Ctrl+C on qgis_process: QGIS cancels the algorithm, the algorithm stops the worker ----------
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["landcovercnn:classifyimage", "landcovercnn:trainmodel"])
+def test_ctrl_c_on_qgis_process_stops_worker_and_writes_nothing(algorithm, big_stack, tmp_path,
+                                                                record_property):
+    output = tmp_path / ("map.tif" if algorithm.endswith("classifyimage") else "model.lcnn")
+    params = ({"INPUT": big_stack, "MODEL": small_model(), "OUTPUT": output, "MEMORY_MB": 16}
+              if algorithm.endswith("classifyimage") else
+              {"INPUT": small_samples_csv(), "EPOCHS": 500, "PATIENCE": 500, "BATCH_SIZE": 32,
+               "MODEL_TYPE": 1, "OUTPUT_MODEL": output})
+    qgis = _qgis_process_popen(algorithm, params)
+    pids: list[int] = []
+    assert wait_until(lambda: pids.append(_worker_for(output) or 0) or pids[-1] > 0, timeout=120)
+    # under way: the map's partial file exists / the network has trained for a while
+    if algorithm.endswith("classifyimage"):
+        assert wait_until(lambda: bool(partial_files(output)), timeout=240)
+    else:
+        time.sleep(20)
+    qgis.send_signal(signal.SIGINT)
+    interrupted = time.monotonic()
+    stdout, stderr = qgis.communicate(timeout=60)
+    stopped = time.monotonic() - interrupted
+    record_property(f"ctrl_c_to_exit_s_{algorithm}", round(stopped, 2))
+    print(f"\n{algorithm}: Ctrl+C to qgis_process exit {stopped:.2f} s")
+    assert "Canceled: the worker was stopped and no output was written." in stderr, stderr
+    assert "Traceback" not in stdout + stderr
+    assert stopped < CANCEL_LIMIT_S + 4  # QGIS polls its feedback, then the worker's grace period
+    assert not process_alive(pids[-1])
     assert files_under(tmp_path) == []
 
 
@@ -203,13 +236,15 @@ def tiny_folder(path: Path, size: str = "32k") -> Iterator[Callable[[], None]]:
 
 
 @pytest.mark.slow
-def test_disk_full_during_classification_is_reported_and_partials_removed(big_stack, tmp_path):
+def test_disk_full_during_classification_is_reported_and_partials_removed(tmp_path):
     folder = tmp_path / "tiny"
     with tiny_folder(folder) as fill_up:
+        # float32 confidence and 8 probability bands of the real stack: some 10 MB for 32 KiB
         output, confidence = folder / "map.tif", folder / "confidence.tif"
         qgis = _qgis_process_popen("landcovercnn:classifyimage", {
-            "INPUT": big_stack, "MODEL": small_model(), "OUTPUT": output,
-            "OUTPUT_CONFIDENCE": confidence, "MEMORY_MB": 16})
+            "INPUT": reference_stack(), "MODEL": small_model(), "OUTPUT": output,
+            "OUTPUT_CONFIDENCE": confidence, "OUTPUT_PROBABILITIES": folder / "probabilities.tif",
+            "MEMORY_MB": 16})
         assert wait_until(lambda: bool(partial_files(output)) or qgis.poll() is not None, timeout=240)
         fill_up()
         stdout, stderr = qgis.communicate(timeout=600)
