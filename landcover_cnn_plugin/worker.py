@@ -22,8 +22,11 @@ import argparse
 import errno
 import importlib
 import importlib.util
+import os
 import signal
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Sequence
 
@@ -78,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     reporter = JsonLinesReporter() if args.progress == "jsonl" else TextReporter()
     # SIGTERM from the plugin's cancel becomes JobCanceled, so atomic writers clean up.
     signal.signal(signal.SIGTERM, _raise_canceled)
+    if args.progress == "jsonl":  # started by the plugin: stop if QGIS dies (no orphan writing on)
+        threading.Thread(target=_stop_when_orphaned, args=(os.getppid(),), daemon=True).start()
     try:
         result = jobs[args.job].run(args, reporter)
     except UserInputError as exc:
@@ -123,6 +128,13 @@ def _write_error_message(args: argparse.Namespace, exc: OSError) -> str:
     return (f"The {args.job} job could not write {target}: {exc.strerror or exc}. Nothing was left "
             "behind; free some disk space or choose an output folder on a disk with room that you "
             "can write to, and run it again.")
+
+
+def _stop_when_orphaned(parent_pid: int, interval_s: float = 1.0) -> None:
+    """Cancel the job (SIGTERM to itself) once the parent process is gone (QGIS crashed or killed)."""
+    while os.getppid() == parent_pid:
+        time.sleep(interval_s)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _raise_canceled(signum, frame) -> None:
