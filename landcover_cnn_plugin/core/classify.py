@@ -268,6 +268,9 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
                     driver, stack.enter_context(atomic_output(probabilities)), dataset, n_classes,
                     gdal.GDT_Float32, CONFIDENCE_NODATA)
             try:
+                # Colour table and descriptions before the first block: GDAL may flush blocks to
+                # the file at any time, after which a GeoTIFF's colour table can no longer be set.
+                _describe_outputs(outs, legend, int(codes.max()))
                 for block in blocks:
                     if is_canceled is not None and is_canceled():
                         raise JobCanceled("canceled")
@@ -282,7 +285,6 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
                         f"{list(model.feature_names)}{' or lies outside the mask' if mask else ''}, so "
                         "nothing can be classified; choose a raster with data (check its nodata value)"
                         f"{' and a mask that covers it' if mask else ''}.", "INPUT")
-                _describe_outputs(outs, legend, int(codes.max()))
             finally:
                 outs.clear()  # closes (and on success flushes) every GDAL dataset
             qml = write_paletted_qml(qml_path_for(output), legend.codes, legend.names, legend.colors)

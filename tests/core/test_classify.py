@@ -148,3 +148,19 @@ def test_quicklook_png_uses_the_legend_colours(model, classified, tmp_path):
     for code, color in zip(model.legend.codes, model.legend.colors, strict=True):
         if result["class_pixels"][str(code)]:  # every mapped class shows in its legend colour
             assert tuple(int(color[i:i + 2], 16) for i in (1, 3, 5)) in present
+
+
+def test_small_gdal_cache_flushing_mid_run_keeps_colour_table(model, tmp_path):
+    """Blocks flushed to disk before the end (large rasters) must not break the colour table."""
+    previous = gdal.GetCacheMax()
+    gdal.SetCacheMax(256 * 1024)  # far smaller than one output block: every block is flushed
+    try:
+        out = str(tmp_path / "map.tif")
+        result = classify_raster(str(reference_stack()), model, out, memory_mb=4)
+    finally:
+        gdal.SetCacheMax(previous)
+    assert result["n_blocks"] > 1
+    dataset = gdal.Open(out)
+    band = dataset.GetRasterBand(1)
+    assert band.GetColorTable().GetCount() > max(model.legend.codes)
+    assert set(np.unique(band.ReadAsArray()).tolist()) <= set(model.legend.codes)
