@@ -197,7 +197,7 @@ def reference_samples_csv() -> Path:
                 writer.writerow([f"{xs[i]:.1f}", f"{ys[i]:.1f}", *values[:, r, c].tolist(), code, fclass,
                                  fid, f"{lonlat[i][1]:.7f}", f"{lonlat[i][0]:.7f}"])
 
-    return _cached("reference_samples_20m.csv", build)
+    return _cached("reference_samples_20m_v2.csv", build)
 
 
 _SAMPLES_FRAME = None

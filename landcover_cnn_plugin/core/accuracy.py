@@ -42,7 +42,8 @@ def rasterize_reference(polygons_path: str, layer_name: str, code_field: str, ar
     """Burn the reference codes on the class map's grid (UInt32 GeoTIFF, 0 = no reference).
 
     The polygons must already be in the map's CRS; ``area_field`` holds each polygon's area
-    so that larger polygons burn first and the smallest wins.
+    so that larger polygons burn first and the smallest wins (equal areas: the lower feature
+    id burns last and wins).
     """
     from osgeo import gdal
 
@@ -54,7 +55,7 @@ def rasterize_reference(polygons_path: str, layer_name: str, code_field: str, ar
     gdal.Rasterize(output, os.fspath(polygons_path), format="GTiff", outputType=gdal.GDT_UInt32,
                    outputBounds=bounds, width=width, height=height, initValues=0,
                    attribute=code_field, outputSRS=reference.GetProjection() or None,
-                   SQLStatement=f'SELECT * FROM "{layer_name}" ORDER BY "{area_field}" DESC, fid ASC',
+                   SQLStatement=f'SELECT * FROM "{layer_name}" ORDER BY "{area_field}" DESC, fid DESC',
                    SQLDialect="SQLITE", creationOptions=["TILED=YES", "COMPRESS=DEFLATE"])
     return output
 

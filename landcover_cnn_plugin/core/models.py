@@ -38,6 +38,7 @@ class ModelType:
     name: str
     description: str
     per_pixel: bool  # True: input (n_features,) per pixel; False: (k, k, n_features) patches
+    default_balance: str = "class_weights"  # what balancing "auto" means for this model
 
 
 MODEL_TYPES: dict[str, ModelType] = {
@@ -45,13 +46,27 @@ MODEL_TYPES: dict[str, ModelType] = {
                               "(Hu et al. 2015)", per_pixel=True),
     "study_mlp": ModelType("study_mlp", "the study's Dense 512-256-128-64 network, softmax output",
                            per_pixel=True),
-    "patch_cnn": ModelType("patch_cnn", "2-D CNN over a k x k patch around each pixel", per_pixel=False),
+    "patch_cnn": ModelType("patch_cnn", "2-D CNN over a k x k patch around each pixel", per_pixel=False,
+                           default_balance="none"),
 }
 # Chosen by benchmarks/bench_models.py on the sample scene's polygon-grouped split: with the default
 # class-weight balancing (balancing.DEFAULT_BALANCE) spectral_cnn beat RandomForest-200 on overall
 # accuracy, kappa and macro F1 (0.548 / 0.448 / 0.476 vs 0.524 / 0.397 / 0.466 in one run) and
 # study_mlp on kappa and macro F1. patch_cnn (issue 7) may take over once its benchmark wins.
 DEFAULT_MODEL = "spectral_cnn"
+#: "auto" (the default of the train job and of trainmodel): patch_cnn when the stack raster is given,
+#: else DEFAULT_MODEL. patch_cnn won benchmarks/bench_patch_cnn.py on the grouped fold against every
+#: per-pixel model on all three figures (k=7, no balancing: 0.658 / 0.561 / 0.530 vs the best
+#: per-pixel 0.606 / 0.489 / 0.487), but it needs the raster to cut patches from.
+AUTO_MODEL = "auto"
+PATCH_MODEL = "patch_cnn"
+
+
+def resolve_model_type(model_type: str, raster: str | None) -> str:
+    """The concrete model type for ``model_type`` (``"auto"`` picks by the raster's presence)."""
+    if model_type == AUTO_MODEL:
+        return PATCH_MODEL if raster else DEFAULT_MODEL
+    return model_type
 
 
 def check_model_type(model_type: str) -> ModelType:

@@ -17,14 +17,18 @@ from qgis.core import (
 )
 
 from ..core.errors import UserInputError
-from ..core.models import DEFAULT_MODEL, MODEL_TYPES
+from ..core.models import AUTO_MODEL, DEFAULT_MODEL, MODEL_TYPES, PATCH_MODEL
 
-MODEL_TYPE_KEYS = list(MODEL_TYPES)
+# "auto" is appended last, so that the indices of the named models stay stable (the .model3 uses them).
+MODEL_TYPE_KEYS = [*MODEL_TYPES, AUTO_MODEL]
+MODEL_TYPE_LABELS = [*MODEL_TYPES, f"Automatic: {PATCH_MODEL} when the stack raster is given, "
+                                   f"else {DEFAULT_MODEL}"]
 SPLITS = ["group", "random"]
 SPLIT_LABELS = ["Grouped by polygon (no polygon in both training and test)", "Stratified random"]
-BALANCES = ["none", "class_weights", "to_n", "smote"]
+BALANCES = ["none", "class_weights", "to_n", "smote", "auto"]
 BALANCE_LABELS = ["None", "Class weights", "Resample to N per class (the study's way)",
-                  "SMOTE (synthetic minority over-sampling)"]
+                  "SMOTE (synthetic minority over-sampling)",
+                  "Automatic: the model's benchmarked choice (class weights per pixel, none for patch_cnn)"]
 NAME_COLUMNS = ("fclass", "name", "class_name")
 
 TRAINING_HELP = (
@@ -38,15 +42,17 @@ TRAINING_HELP = (
     "(default 'polygon_id' when the file has it).\n"
     "<b>Class name column</b> / <b>Legend CSV</b> (code,name,color): names and colours of the "
     "classes (default: the 'fclass' or 'name' column when present).\n"
-    "<b>Model</b>: spectral_cnn (1-D convolutions along the bands, default), study_mlp (the "
+    "<b>Model</b>: spectral_cnn (1-D convolutions along the bands), study_mlp (the "
     "study's dense 512-256-128-64 network), patch_cnn (2-D CNN on a square patch around each "
-    "pixel; needs the stack raster and a patch size).\n"
+    "pixel; needs the stack raster and a patch size; the most accurate in our benchmark), or "
+    "Automatic (default): patch_cnn when you give the stack raster, else spectral_cnn.\n"
     "<b>Split</b>: grouped by polygon (honest accuracy for unseen areas) or stratified random "
     "(optimistic: neighbouring pixels of one polygon end up in training and test). "
     "<b>Test fraction</b>: share of samples (or polygons) held out for the accuracy figures "
     "(default 0.2); the validation part for early stopping comes out of the training part.\n"
     "<b>Balancing</b> (training part only): none, class weights, resample to N per class (default "
-    "N = 500, the study's choice), SMOTE.\n"
+    "N = 500, the study's choice), SMOTE, or Automatic (default): class weights for the per-pixel "
+    "models, none for patch_cnn (what measured best).\n"
     "<b>Epochs</b> (maximum, default 200), <b>batch size</b> (60), <b>patience</b> (epochs without "
     "improvement of the validation loss before stopping, 20), <b>seed</b> (42: same seed, same "
     "result).\n"
@@ -97,10 +103,10 @@ class TrainingParameters:
             self.LEGEND, self.tr("Legend CSV (code,name,color)"), optional=True,
             fileFilter="CSV files (*.csv)"))
         self.addParameter(QgsProcessingParameterEnum(
-            self.MODEL_TYPE, self.tr("Model"), MODEL_TYPE_KEYS,
-            defaultValue=MODEL_TYPE_KEYS.index(DEFAULT_MODEL)))
+            self.MODEL_TYPE, self.tr("Model"), MODEL_TYPE_LABELS,
+            defaultValue=MODEL_TYPE_KEYS.index(AUTO_MODEL)))
         self.addParameter(QgsProcessingParameterRasterLayer(
-            self.RASTER, self.tr("Stack raster (patch_cnn only)"), optional=True))
+            self.RASTER, self.tr("Stack raster the samples come from (patch_cnn)"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(
             self.PATCH_SIZE, self.tr("Patch size (pixels, odd; patch_cnn only)"),
             QgsProcessingParameterNumber.Integer, 7, minValue=3, maxValue=63))
@@ -110,7 +116,7 @@ class TrainingParameters:
             self.TEST_FRACTION, self.tr("Test fraction"), QgsProcessingParameterNumber.Double, 0.2,
             minValue=0.05, maxValue=0.5))
         self.addParameter(QgsProcessingParameterEnum(self.BALANCE, self.tr("Balancing"),
-                                                     BALANCE_LABELS, defaultValue=0))
+                                                     BALANCE_LABELS, defaultValue=BALANCES.index("auto")))
         advanced = [
             QgsProcessingParameterNumber(self.SAMPLES_PER_CLASS, self.tr("Samples per class (N)"),
                                          QgsProcessingParameterNumber.Integer, 500, minValue=2),
@@ -172,7 +178,7 @@ class TrainingParameters:
             return False, (f"{self.FEATURES}: the samples file has no columns {missing}; its columns "
                            f"are {header}.")
         model_type = MODEL_TYPE_KEYS[self.parameterAsEnum(parameters, self.MODEL_TYPE, context)]
-        if model_type == "patch_cnn" and self.parameterAsRasterLayer(parameters, self.RASTER,
+        if model_type == PATCH_MODEL and self.parameterAsRasterLayer(parameters, self.RASTER,
                                                                      context) is None:
             return False, (f"{self.RASTER}: the patch_cnn model cuts patches from the stack raster; "
                            "choose the raster the samples were taken from.")
@@ -208,10 +214,10 @@ class TrainingParameters:
         legend = self.parameterAsFile(parameters, self.LEGEND, context)
         if legend:
             args += ["--legend", legend]
-        if model_type == "patch_cnn":
-            raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
-            if raster is None:
-                raise UserInputError("the patch_cnn model needs the stack raster.", self.RASTER)
+        raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
+        if model_type == PATCH_MODEL and raster is None:
+            raise UserInputError("the patch_cnn model needs the stack raster.", self.RASTER)
+        if raster is not None and model_type in (PATCH_MODEL, AUTO_MODEL):
             args += ["--raster", raster.source(),
                      "--patch-size", str(self.parameterAsInt(parameters, self.PATCH_SIZE, context))]
         return args

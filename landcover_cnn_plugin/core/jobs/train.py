@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from ..atomic import atomic_output, check_output_folder
-from ..balancing import BALANCE_METHODS, DEFAULT_BALANCE
-from ..models import DEFAULT_MODEL, MODEL_TYPES
+from ..balancing import AUTO_BALANCE, BALANCE_METHODS, resolve_balance
+from ..models import AUTO_MODEL, DEFAULT_MODEL, MODEL_TYPES, PATCH_MODEL, resolve_model_type
 from ..splits import SPLIT_PROTOCOLS
 
 NAME = "train"
@@ -24,8 +24,9 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
                              "part (default: polygon_id; --group \"\" for none)")
     parser.add_argument("--names-field", default=None, help="column of class names, e.g. fclass")
     parser.add_argument("--legend", default=None, help="legend CSV with columns code,name,color")
-    parser.add_argument("--model-type", default=DEFAULT_MODEL, choices=list(MODEL_TYPES),
-                        help=f"network (default: {DEFAULT_MODEL})")
+    parser.add_argument("--model-type", default=AUTO_MODEL, choices=[AUTO_MODEL, *MODEL_TYPES],
+                        help=f"network; {AUTO_MODEL} (default): {PATCH_MODEL} when --raster is given, "
+                             f"else {DEFAULT_MODEL}")
     parser.add_argument("--split", default="group", choices=SPLIT_PROTOCOLS,
                         help="group: whole polygons to training or test (honest); random: stratified "
                              "random rows (optimistic accuracy). Default: group")
@@ -34,10 +35,12 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: 0.2)")
     parser.add_argument("--validation-fraction", type=float, default=0.2,
                         help="share of the training part held out for early stopping (default: 0.2)")
-    parser.add_argument("--balance", default=DEFAULT_BALANCE, choices=BALANCE_METHODS,
+    parser.add_argument("--balance", default=AUTO_BALANCE, choices=[AUTO_BALANCE, *BALANCE_METHODS],
                         help="class balancing of the training part: none, class_weights (loss "
                              "weights inverse to class frequency), to_n (resample every class to "
-                             f"--samples-per-class), smote (default: {DEFAULT_BALANCE})")
+                             f"--samples-per-class), smote; {AUTO_BALANCE} (default): the model's "
+                             "benchmarked choice (class_weights for per-pixel models, none for "
+                             f"{PATCH_MODEL})")
     parser.add_argument("--samples-per-class", type=int, default=500,
                         help="target per class for --balance to_n (default: 500)")
     parser.add_argument("--epochs", type=int, default=200, help="maximum epochs (default: 200)")
@@ -58,11 +61,13 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def trainer_settings(args: argparse.Namespace) -> dict[str, Any]:
-    """LandcoverTrainer keyword arguments from the parsed options."""
+    """LandcoverTrainer keyword arguments from the parsed options ("auto" choices resolved)."""
+    model_type = resolve_model_type(args.model_type, args.raster)
     return {"label": args.label, "group": args.group or None, "names_field": args.names_field or None,
-            "legend": args.legend or None, "model_type": args.model_type, "split": args.split,
+            "legend": args.legend or None, "model_type": model_type, "split": args.split,
             "test_fraction": args.test_fraction, "validation_fraction": args.validation_fraction,
-            "balance": args.balance, "samples_per_class": args.samples_per_class, "epochs": args.epochs,
+            "balance": resolve_balance(args.balance, model_type),
+            "samples_per_class": args.samples_per_class, "epochs": args.epochs,
             "batch_size": args.batch_size, "patience": args.patience, "seed": args.seed,
             "learning_rate": args.learning_rate, "cv_folds": args.cv_folds, "raster": args.raster or None,
             "patch_size": args.patch_size}
