@@ -30,3 +30,23 @@ def reference_polygons() -> Path:
 @pytest.fixture(scope="session")
 def qgis_process() -> QgisProcessRunner:
     return QgisProcessRunner(ROOT / "scripts" / "qgis_process.sh")
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int, str]]:
+    import hashlib
+
+    return {str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns,
+                                            hashlib.sha256(path.read_bytes()).hexdigest())
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sample_data_stays_untouched():
+    """Inputs are never modified: after the whole run, sample_data/ has the same files, bytes, mtimes."""
+    before = _snapshot(SAMPLE_DIR)
+    yield
+    after = _snapshot(SAMPLE_DIR)
+    changed = sorted(name for name in before.keys() & after.keys() if before[name] != after[name])
+    assert not changed, f"tests modified sample data: {changed}"
+    assert after.keys() == before.keys(), (
+        f"files appeared in or vanished from sample_data: {sorted(after.keys() ^ before.keys())}")
