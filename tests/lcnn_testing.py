@@ -79,6 +79,24 @@ OSM_CODES = [7201, 7203, 7205, 7208, 7217, 7218, 8200, 8221]
 CACHE_DIR = ROOT / "build" / "test-cache"
 
 
+def _rasterize_sql(path: Path, **options) -> None:
+    """gdal.Rasterize with an SQLite-dialect statement, never in a process that loaded TensorFlow.
+
+    TensorFlow ships its own SQLite symbols; GDAL's SQLite dialect in the same process then
+    crashes (segmentation fault). Such a caller gets the rasterization done in a child process.
+    """
+    import sys
+
+    if "tensorflow" not in sys.modules:
+        from osgeo import gdal
+
+        gdal.Rasterize(str(path), **options)
+        return
+    code = ("import json, sys; from osgeo import gdal; gdal.UseExceptions(); "
+            "gdal.Rasterize(sys.argv[1], **json.loads(sys.argv[2]))")
+    subprocess.run(["/usr/bin/python3", "-c", code, str(path), json.dumps(options)], check=True)
+
+
 def _cached(name: str, build) -> Path:
     """Build a file once into build/test-cache (atomic rename: parallel sessions may race)."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
@@ -125,8 +143,8 @@ def reference_labels() -> Path:
 
     def build(path: Path) -> None:
         g = STUDY_GRID
-        gdal.Rasterize(
-            str(path), str(SAMPLE_DIR / "osm_landuse_water.gpkg"), format="GTiff",
+        _rasterize_sql(
+            path, srcDS=str(SAMPLE_DIR / "osm_landuse_water.gpkg"), format="GTiff",
             outputType=gdal.GDT_UInt16, outputBounds=(g["xmin"], g["ymin"], g["xmax"], g["ymax"]),
             xRes=g["pixel_size"], yRes=g["pixel_size"], initValues=0, attribute="code",
             SQLStatement="SELECT * FROM osm_landuse_water ORDER BY ST_Area(geom) DESC, fid DESC",
@@ -142,8 +160,8 @@ def reference_polygon_ids() -> Path:
 
     def build(path: Path) -> None:
         g = STUDY_GRID
-        gdal.Rasterize(
-            str(path), str(SAMPLE_DIR / "osm_landuse_water.gpkg"), format="GTiff",
+        _rasterize_sql(
+            path, srcDS=str(SAMPLE_DIR / "osm_landuse_water.gpkg"), format="GTiff",
             outputType=gdal.GDT_Int32, outputBounds=(g["xmin"], g["ymin"], g["xmax"], g["ymax"]),
             xRes=g["pixel_size"], yRes=g["pixel_size"], initValues=0, attribute="polygon_id",
             SQLStatement="SELECT CAST(fid AS INTEGER) + 0 AS polygon_id, geom FROM osm_landuse_water "
@@ -222,6 +240,8 @@ def train_small_model(path: Path, epochs: int = 3, n_samples: int = 6000, seed: 
     metadata holds the history and metrics on 2000 other (randomly chosen) pixels.
     Needs TensorFlow (tests/core).
     """
+    # The GDAL references first: their SQLite-dialect rasterizing must not follow a TensorFlow import.
+    frame = reference_samples_frame().sample(n=n_samples + 2000, random_state=seed)
     import keras
     import numpy as np
 
@@ -232,7 +252,6 @@ def train_small_model(path: Path, epochs: int = 3, n_samples: int = 6000, seed: 
     from landcover_cnn_plugin.core.scaling import ZScoreScaler
 
     keras.utils.set_random_seed(seed)
-    frame = reference_samples_frame().sample(n=n_samples + 2000, random_state=seed)
     train, test = frame.iloc[:n_samples], frame.iloc[n_samples:]
     features = train[STUDY_BANDS].to_numpy(np.float32)
     names = dict(zip(frame["code"], frame["fclass"], strict=False))
@@ -283,8 +302,8 @@ def reference_rasterize(vector: Path, layer: str, burn_sql: str, name: str, geom
 
     def build(path: Path) -> None:
         g = STUDY_GRID
-        gdal.Rasterize(
-            str(path), str(vector), format="GTiff", outputType=gdal.GDT_Int32,
+        _rasterize_sql(
+            path, srcDS=str(vector), format="GTiff", outputType=gdal.GDT_Int32,
             outputBounds=(g["xmin"], g["ymin"], g["xmax"], g["ymax"]), xRes=g["pixel_size"],
             yRes=g["pixel_size"], initValues=0, attribute="burn",
             SQLStatement=f"SELECT CAST({burn_sql} AS INTEGER) + 0 AS burn, {geometry} FROM {layer} "

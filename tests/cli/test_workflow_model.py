@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 from osgeo import gdal
 
@@ -17,8 +19,10 @@ def test_workflow_model_runs_from_polygons_to_styled_map(qgis_process, tmp_path)
                "sample:Samples": tmp_path / "samples.csv", "train:Model": tmp_path / "model.lcnn",
                "train:Report": tmp_path / "report.html", "classify:ClassMap": tmp_path / "map.tif",
                "classify:Confidence": tmp_path / "confidence.tif"}
+    # copies: QGIS writes .aux.xml statistics beside the rasters it opens
+    bands = [shutil.copy(band_path(b), tmp_path) for b in STUDY_BANDS]
     result = qgis_process.run(str(MODEL3), {
-        "BANDS": [band_path(b) for b in STUDY_BANDS], "PIXEL_SIZE": 20,
+        "BANDS": bands, "PIXEL_SIZE": 20,
         "POLYGONS": SAMPLE_DIR / "osm_landuse_water.gpkg", "FIELD": "code", "NAME_FIELD": "fclass",
         "MODEL_TYPE": 1, "EPOCHS": 2, **outputs})
     assert result.returncode == 0, result.text
