@@ -15,12 +15,8 @@ from lcnn_testing import SAMPLE_DIR, reference_samples_csv, reference_stack, sma
 
 
 @pytest.fixture(scope="module")
-def algorithms(qgis_processing):
-    from landcover_cnn_plugin.processing.provider import LandcoverCnnProvider
-
+def algorithms(landcover_provider):
     registry = QgsApplication.processingRegistry()
-    if registry.providerById("landcovercnn") is None:
-        registry.addProvider(LandcoverCnnProvider())
     return lambda name: registry.createAlgorithmById(f"landcovercnn:{name}")
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal, ogr, osr
-from qgis.core import QgsApplication, QgsProcessingException, QgsProcessingFeedback
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 from lcnn_testing import (
     OSM_CODES,
@@ -58,13 +58,8 @@ def band_file(band: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def provider(qgis_iface, qgis_processing):
-    import landcover_cnn_plugin
-
-    plugin = landcover_cnn_plugin.classFactory(qgis_iface)
-    plugin.initProcessing()
-    yield QgsApplication.processingRegistry().providerById("landcovercnn")
-    plugin.unload()
+def provider(landcover_provider):
+    return landcover_provider
 
 
 def run(algorithm: str, params: dict, feedback: QgsProcessingFeedback | None = None) -> dict:
