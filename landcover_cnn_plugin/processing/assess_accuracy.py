@@ -10,7 +10,6 @@ from qgis.core import (
     QgsFeatureRequest,
     QgsProcessing,
     QgsProcessingException,
-    QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
@@ -49,9 +48,6 @@ class AssessAccuracyAlgorithm(LandcoverAlgorithm):
     FIELD = "FIELD"
     OUTPUT_MATRIX = "OUTPUT_MATRIX"
     OUTPUT_REPORT = "OUTPUT_REPORT"
-    OVERALL_ACCURACY = "OVERALL_ACCURACY"
-    KAPPA = "KAPPA"
-    MACRO_F1 = "MACRO_F1"
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Class map")))
@@ -65,9 +61,7 @@ class AssessAccuracyAlgorithm(LandcoverAlgorithm):
             self.OUTPUT_MATRIX, self.tr("Confusion matrix"), "CSV files (*.csv)"))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_REPORT, self.tr("Accuracy report"), "HTML files (*.html)", optional=True))
-        for name, label in ((self.OVERALL_ACCURACY, "Overall accuracy"), (self.KAPPA, "Kappa"),
-                            (self.MACRO_F1, "Macro F1")):
-            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+        self.add_accuracy_outputs()
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         ok, message = super().checkParameterValues(parameters, context)
@@ -135,8 +129,7 @@ class AssessAccuracyAlgorithm(LandcoverAlgorithm):
         for entry in result.get("per_class", []):
             feedback.pushInfo(f"{entry['code']} {entry['name']}: user's {entry['precision']}, "
                               f"producer's {entry['recall']}, F1 {entry['f1']} ({entry['support']} px)")
-        outputs = {self.OUTPUT_MATRIX: matrix, self.OVERALL_ACCURACY: result.get("overall_accuracy"),
-                   self.KAPPA: result.get("kappa"), self.MACRO_F1: result.get("macro_f1")}
+        outputs = {self.OUTPUT_MATRIX: matrix, **self.accuracy_outputs(result)}
         if report:
             outputs[self.OUTPUT_REPORT] = report
         return outputs

@@ -5,7 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from qgis.core import QgsProcessingAlgorithm, QgsProcessingException, QgsProcessingFeedback
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProcessingOutputNumber,
+)
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
@@ -28,6 +33,13 @@ class LandcoverAlgorithm(QgsProcessingAlgorithm):
     DISPLAY_NAME = ""
     GROUP_ID = ""
     HELP = ""
+    # Accuracy figures that trainmodel and assessaccuracy return as numbers (for scripts and the
+    # Modeler): output name -> (label, key in the worker's result).
+    OVERALL_ACCURACY = "OVERALL_ACCURACY"
+    KAPPA = "KAPPA"
+    MACRO_F1 = "MACRO_F1"
+    ACCURACY_OUTPUTS = {OVERALL_ACCURACY: ("Overall accuracy", "overall_accuracy"),
+                        KAPPA: ("Kappa", "kappa"), MACRO_F1: ("Macro F1", "macro_f1")}
 
     def createInstance(self):  # noqa: N802
         return type(self)()
@@ -59,6 +71,14 @@ class LandcoverAlgorithm(QgsProcessingAlgorithm):
         if problem:
             return False, problem
         return super().checkParameterValues(parameters, context)
+
+    def add_accuracy_outputs(self) -> None:
+        for name, (label, _) in self.ACCURACY_OUTPUTS.items():
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+
+    def accuracy_outputs(self, result: dict[str, Any]) -> dict[str, Any]:
+        """The accuracy figures of a worker result, keyed by output name."""
+        return {name: result.get(key) for name, (_, key) in self.ACCURACY_OUTPUTS.items()}
 
     def tr(self, text: str) -> str:
         return QCoreApplication.translate("LandcoverCnn", text)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessingOutputNumber,
     QgsProcessingParameterFileDestination,
 )
 
@@ -29,9 +28,6 @@ class TrainModelAlgorithm(TrainingParameters, LandcoverAlgorithm):
     OUTPUT_MODEL = "OUTPUT_MODEL"
     OUTPUT_REPORT = "OUTPUT_REPORT"
     OUTPUT_METRICS = "OUTPUT_METRICS"
-    OVERALL_ACCURACY = "OVERALL_ACCURACY"
-    KAPPA = "KAPPA"
-    MACRO_F1 = "MACRO_F1"
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_training_parameters()
@@ -42,9 +38,7 @@ class TrainModelAlgorithm(TrainingParameters, LandcoverAlgorithm):
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_METRICS, self.tr("Metrics (JSON)"), "JSON files (*.json)", optional=True,
             createByDefault=False))
-        for name, label in ((self.OVERALL_ACCURACY, "Overall accuracy"), (self.KAPPA, "Kappa"),
-                            (self.MACRO_F1, "Macro F1")):
-            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+        self.add_accuracy_outputs()
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         ok, message = super().checkParameterValues(parameters, context)
@@ -78,8 +72,7 @@ class TrainModelAlgorithm(TrainingParameters, LandcoverAlgorithm):
         result = self.run_worker("train", args, feedback, outputs=[model, report, metrics])
         if not result:
             return {}
-        outputs = {self.OUTPUT_MODEL: model, self.OVERALL_ACCURACY: result.get("overall_accuracy"),
-                   self.KAPPA: result.get("kappa"), self.MACRO_F1: result.get("macro_f1")}
+        outputs = {self.OUTPUT_MODEL: model, **self.accuracy_outputs(result)}
         if report:
             outputs[self.OUTPUT_REPORT] = report
         if metrics:
