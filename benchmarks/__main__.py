@@ -1,6 +1,8 @@
-"""``python -m benchmarks [NAME ...]``: run every ``benchmarks/bench_*.py`` (or the named ones).
+"""``python -m benchmarks [NAME ...] [--OPTION ...]``: run every ``benchmarks/bench_*.py`` (or the named ones).
 
-Each module offers ``main(argv=None) -> int`` and prints its own table. Not part of ``make test``.
+Each module offers ``main(argv=None) -> int`` and prints its own table. Everything from the first
+argument that starts with ``-`` on goes to the named module(s), e.g.
+``python -m benchmarks classify --skip-large``. Not part of ``make test``.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ def discover() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    first_option = next((i for i, a in enumerate(argv) if a.startswith("-")), len(argv))
+    requested, options = argv[:first_option], argv[first_option:]
     names = discover()
-    chosen = [n if n.startswith("bench_") else f"bench_{n}" for n in argv] or names
+    chosen = [n if n.startswith("bench_") else f"bench_{n}" for n in requested] or names
     unknown = [n for n in chosen if n not in names]
     if unknown:
         print(f"unknown benchmarks {unknown}; available: {names}", file=sys.stderr)
@@ -27,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in chosen:
         print(f"=== {name} ===", flush=True)
         module = importlib.import_module(f"benchmarks.{name}")
-        status = max(status, int(module.main([]) or 0))
+        status = max(status, int(module.main(options) or 0))
     return status
 
 
