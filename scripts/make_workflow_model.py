@@ -16,6 +16,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "resources" / "models" / "landcover_workflow.model3"
+#: The provider lists the model as ``landcovercnn:<MODEL_NAME>`` in this Toolbox group.
+MODEL_NAME = "Land cover workflow"
+MODEL_GROUP = "Workflow"
 
 
 def build_model():
@@ -34,14 +37,19 @@ def build_model():
     )
     from qgis.PyQt.QtCore import QPointF
 
-    model = QgsProcessingModelAlgorithm("Land cover workflow", "Land cover CNN", "landcovercnn")
+    from landcover_cnn_plugin.core.models import AUTO_MODEL
+    from landcover_cnn_plugin.processing.training_parameters import MODEL_TYPE_KEYS, MODEL_TYPE_LABELS
+
+    model = QgsProcessingModelAlgorithm(MODEL_NAME, MODEL_GROUP, "landcovercnn")
     model.setHelpContent({"ALG_DESC": (
-        "This model runs the whole study workflow: stack and resample the bands, rasterize the "
-        "training polygons, put points at the pixel centres inside them, sample the stack to a "
-        "CSV, train a model (grouped by polygon) and classify the stack into a styled class map. "
-        "Inputs: the band files, the pixel size in map units (e.g. 20), the training polygons with "
-        "their integer class code field and optional class name field, the model type and the "
-        "maximum number of epochs.")})
+        "This algorithm runs the whole study workflow as one Graphical Modeler model: stack and "
+        "resample the bands, rasterize the training polygons, put points at the pixel centres "
+        "inside them, sample the stack to a CSV, train a model (grouped by polygon) and classify "
+        "the stack into a styled class map with a confidence layer. Inputs: the band files, the "
+        "pixel size in map units (e.g. 20), the training polygons with their integer class code "
+        "field and optional class name field, the model type (Automatic: the patch CNN, which "
+        "gets the stack) and the maximum number of epochs. To change a step, open "
+        "resources/models/landcover_workflow.model3 of the plugin in the Graphical Modeler.")})
 
     def parameter(definition, x, y):
         component = QgsProcessingModelParameter(definition.name())
@@ -58,9 +66,9 @@ def build_model():
                                           QgsProcessingParameterField.Numeric), 120, 240)
     parameter(QgsProcessingParameterField("NAME_FIELD", "Class name field", "fclass", "POLYGONS",
                                           optional=True), 120, 300)
-    # same order as trainmodel's MODEL_TYPE enum (core.models.MODEL_TYPES): the index is passed on
-    parameter(QgsProcessingParameterEnum("MODEL_TYPE", "Model", ["spectral_cnn", "study_mlp"],
-                                         defaultValue=0), 120, 360)
+    # trainmodel's own MODEL_TYPE options, in its order: the chosen index is passed on unchanged
+    parameter(QgsProcessingParameterEnum("MODEL_TYPE", "Model", MODEL_TYPE_LABELS,
+                                         defaultValue=MODEL_TYPE_KEYS.index(AUTO_MODEL)), 120, 360)
     parameter(QgsProcessingParameterNumber("EPOCHS", "Maximum epochs",
                                            QgsProcessingParameterNumber.Integer, 200, minValue=1), 120, 420)
 
@@ -106,7 +114,8 @@ def build_model():
           {"INPUT": src.fromChildOutput("sample", "OUTPUT"), "LABEL": src.fromModelParameter("FIELD"),
            "GROUP": src.fromStaticValue("polygon_id"),
            "NAMES_FIELD": src.fromModelParameter("NAME_FIELD"),
-           "MODEL_TYPE": src.fromModelParameter("MODEL_TYPE"), "EPOCHS": src.fromModelParameter("EPOCHS")},
+           "MODEL_TYPE": src.fromModelParameter("MODEL_TYPE"), "EPOCHS": src.fromModelParameter("EPOCHS"),
+           "RASTER": src.fromChildOutput("stack", "OUTPUT")},  # the patch model cuts patches from it
           {"Model": ("OUTPUT_MODEL", "Model file"), "Report": ("OUTPUT_REPORT", "Training report")},
           720, 420)
     child("classify", "landcovercnn:classifyimage", "Classify image",

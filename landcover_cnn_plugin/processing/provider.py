@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qgis.core import QgsProcessingProvider
+from qgis.core import QgsProcessingModelAlgorithm, QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from ..resources import resource_path
@@ -10,6 +10,8 @@ from .algorithms import algorithm_classes
 
 PROVIDER_ID = "landcovercnn"
 PYTHON_SETTING = "LANDCOVERCNN_PYTHON"
+#: Graphical Modeler models shipped in resources/models, listed in the Toolbox with the algorithms.
+WORKFLOW_MODELS = ("landcover_workflow.model3",)
 
 
 class LandcoverCnnProvider(QgsProcessingProvider):
@@ -32,6 +34,10 @@ class LandcoverCnnProvider(QgsProcessingProvider):
     def loadAlgorithms(self) -> None:  # noqa: N802
         for algorithm_class in algorithm_classes():
             self.addAlgorithm(algorithm_class())
+        for file_name in WORKFLOW_MODELS:
+            model = QgsProcessingModelAlgorithm()
+            if model.fromFile(str(resource_path("models", file_name))):
+                self.addAlgorithm(model)
 
     def id(self) -> str:
         return PROVIDER_ID

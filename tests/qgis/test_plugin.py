@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from qgis.core import QgsApplication
+from qgis.core import QgsApplication, QgsProcessingModelAlgorithm
 
 
 def test_plugin_load_and_unload(qgis_iface, qgis_processing):
@@ -19,9 +19,20 @@ def test_plugin_load_and_unload(qgis_iface, qgis_processing):
     ids = {alg.id() for alg in provider.algorithms()}
     assert "landcovercnn:checkenvironment" in ids
     groups = {alg.group() for alg in provider.algorithms()}
-    assert groups <= {"Data preparation", "Training", "Classification", "Accuracy"}
+    assert groups == {"Data preparation", "Training", "Classification", "Accuracy", "Workflow"}
     for alg in provider.algorithms():
-        assert alg.shortHelpString().startswith("This algorithm"), alg.id()
+        if isinstance(alg, QgsProcessingModelAlgorithm):  # its help is the model's description
+            assert alg.helpContent()["ALG_DESC"].startswith("This algorithm"), alg.id()
+        else:
+            assert alg.shortHelpString().startswith("This algorithm"), alg.id()
+    # the shipped Modeler workflow is in the Toolbox too, wired to this provider's algorithms
+    workflow = registry.algorithmById("landcovercnn:Land cover workflow")
+    assert isinstance(workflow, QgsProcessingModelAlgorithm)
+    steps = {child.algorithmId() for child in workflow.childAlgorithms().values()}
+    assert steps == {"landcovercnn:stackrasters", "landcovercnn:rasterizepolygons",
+                     "landcovercnn:regularpoints", "landcovercnn:samplepoints",
+                     "landcovercnn:trainmodel", "landcovercnn:classifyimage"}
+    assert all(child.algorithm() is not None for child in workflow.childAlgorithms().values())
     plugin.unload()
     assert registry.providerById("landcovercnn") is None
 
