@@ -1,4 +1,4 @@
-"""``python -m benchmarks [NAME ...] [--OPTION ...]``: run every ``benchmarks/bench_*.py`` (or the named ones).
+"""``python -m benchmarks [NAME ...] [--OPTION ...]``: run every ``benchmarks/bench_*.py`` or the named ones.
 
 Each module offers ``main(argv=None) -> int`` and prints its own table. Everything from the first
 argument that starts with ``-`` on goes to the named module(s), e.g.
