@@ -1,6 +1,6 @@
 """Classification speed and memory, GDAL read and write included (issue 5).
 
-For ``study_mlp`` and the default model: the worker's ``classify`` job (exactly what
+For ``study_mlp`` and the default model (``patch_cnn`` 7 x 7 when the stack is given): the worker's ``classify`` job (exactly what
 ``landcovercnn:classifyimage`` runs) on the sample stack (0.3 Mpx) and on a VRT that tiles
 it to about 100 Mpx; pixels/s of the block loop (read, predict, write) and the child's peak
 resident memory. Side by side: scikit-learn RandomForest-200 prediction (in memory, after a
@@ -66,12 +66,15 @@ def tiled_vrt(source: str, target: Path, megapixels: float) -> tuple[int, int]:
 
 
 def train(model_type: str, path: Path, epochs: int) -> Path:
+    from landcover_cnn_plugin.core.models import check_model_type
     from landcover_cnn_plugin.core.training import LandcoverTrainer
-    from lcnn_testing import reference_samples_csv
+    from lcnn_testing import reference_samples_csv, reference_stack
 
     if not path.exists():
+        per_pixel = check_model_type(model_type).per_pixel
         trainer = LandcoverTrainer(model_type=model_type, epochs=epochs, patience=epochs,
-                                   batch_size=256, names_field="fclass")
+                                   batch_size=256, names_field="fclass",
+                                   raster=None if per_pixel else str(reference_stack()))
         trainer.fit(str(reference_samples_csv()))
         trainer.save(str(path))
     return path
@@ -152,8 +155,9 @@ def random_forest_pixels_per_second() -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks classify", description=__doc__)
     parser.add_argument("--large-mpx", type=float, default=100.0, help="size of the tiled VRT (Mpx)")
-    parser.add_argument("--models", default="study_mlp,spectral_cnn",
-                        help="comma-separated model types (default: study_mlp and the default model)")
+    parser.add_argument("--models", default="study_mlp,patch_cnn",
+                        help="comma-separated model types (default: study_mlp and patch_cnn, the model "
+                             "trainmodel picks when it gets the stack)")
     parser.add_argument("--large-models", default="study_mlp",
                         help="models also run on the large VRT (default study_mlp; 'all' for every one)")
     parser.add_argument("--skip-large", action="store_true", help="only the 0.3 Mpx stack")

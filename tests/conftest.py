@@ -5,6 +5,7 @@ Nothing here imports qgis or TensorFlow: this file is loaded by both pytest runs
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -18,13 +19,26 @@ def sample_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def osm_polygons() -> Path:
-    return SAMPLE_DIR / "osm_landuse_water.gpkg"
+def sample_copy(tmp_path_factory) -> Path:
+    """A copy of the sample data, for tests that hand files to QGIS or GDAL.
+
+    QGIS writes '.aux.xml' statistics next to the rasters it loads and GDAL upgrades old
+    GeoPackage triggers when QGIS opens a layer for update; the shared sample_data/ must stay
+    as committed (see ``sample_data_stays_untouched``).
+    """
+    folder = tmp_path_factory.mktemp("sample_data") / "s2_brandenburg"
+    shutil.copytree(SAMPLE_DIR, folder, ignore=shutil.ignore_patterns("*.aux.xml"))
+    return folder
 
 
 @pytest.fixture(scope="session")
-def reference_polygons() -> Path:
-    return SAMPLE_DIR / "reference_polygons.gpkg"
+def osm_polygons(sample_copy) -> Path:
+    return sample_copy / "osm_landuse_water.gpkg"
+
+
+@pytest.fixture(scope="session")
+def reference_polygons(sample_copy) -> Path:
+    return sample_copy / "reference_polygons.gpkg"
 
 
 @pytest.fixture(scope="session")

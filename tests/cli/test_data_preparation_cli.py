@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
-import pytest
-
-from lcnn_testing import SAMPLE_DIR, read_samples_csv, reference_stack
+from lcnn_testing import read_samples_csv, reference_stack
 
 DATA_PREPARATION = ["stackrasters", "rasterizepolygons", "regularpoints", "samplepoints", "extractsamples"]
 
-
-@pytest.fixture(scope="module")
-def sample_copy(tmp_path_factory) -> Path:
-    """Copies of the vector sample data (QGIS may open a GeoPackage for update)."""
-    folder = tmp_path_factory.mktemp("sample_vectors")
-    for name in ("osm_landuse_water.gpkg", "reference_polygons.gpkg"):
-        shutil.copy2(SAMPLE_DIR / name, folder / name)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def osm_polygons(sample_copy) -> Path:
-    return sample_copy / "osm_landuse_water.gpkg"
-
-
-@pytest.fixture(scope="module")
-def reference_polygons(sample_copy) -> Path:
-    return sample_copy / "reference_polygons.gpkg"
 
 
 def test_algorithms_listed_in_data_preparation(qgis_process):

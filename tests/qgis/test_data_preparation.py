@@ -6,7 +6,6 @@ Every expected value comes from an independent GDAL/OGR/numpy computation
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -32,24 +31,9 @@ _COPY: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def sample_copy(tmp_path_factory) -> Path:
-    """A copy of the sample data: QGIS writes '.aux.xml' statistics next to the rasters it loads
-    and GDAL upgrades old GeoPackage triggers when QGIS opens a layer for update, and the
-    shared sample_data/ must stay as committed."""
-    folder = tmp_path_factory.mktemp("sample_data") / "s2_brandenburg"
-    shutil.copytree(SAMPLE_DIR, folder, ignore=shutil.ignore_patterns("*.aux.xml"))
-    _COPY["dir"] = folder
-    return folder
-
-
-@pytest.fixture(scope="module")
-def osm_polygons(sample_copy) -> Path:
-    return sample_copy / "osm_landuse_water.gpkg"
-
-
-@pytest.fixture(scope="module")
-def reference_polygons(sample_copy) -> Path:
-    return sample_copy / "reference_polygons.gpkg"
+def copied_bands(sample_copy) -> None:
+    """band_file() reads the session's copy of the sample data (conftest.sample_copy)."""
+    _COPY["dir"] = sample_copy
 
 
 def band_file(band: str) -> str:
