@@ -20,10 +20,13 @@ from qgis.core import (
     QgsCoordinateReferenceSystem,
     QgsFeatureRequest,
     QgsFeatureSource,
+    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeatureSourceDefinition,
     QgsProcessingFeedback,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
     QgsProcessingUtils,
     QgsProperty,
     QgsProviderRegistry,
@@ -41,6 +44,18 @@ from .base import processing_error
 INTEGER_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong)
 INTEGER_HINT = ("Class codes and group ids must be integer fields (Integer or Integer64); convert a text or "
                 "decimal field with Vector table > Refactor fields.")
+
+
+def add_polygon_parameters(algorithm, polygons: str, field: str, name_field: str | None = None) -> None:
+    """Declare the training polygons, their integer class code field and an optional name field."""
+    algorithm.addParameter(QgsProcessingParameterFeatureSource(
+        polygons, algorithm.tr("Training polygons"), [QgsProcessing.TypeVectorPolygon]))
+    algorithm.addParameter(QgsProcessingParameterField(
+        field, algorithm.tr("Class code field (integer)"), parentLayerParameterName=polygons,
+        type=QgsProcessingParameterField.Numeric))
+    if name_field:
+        algorithm.addParameter(QgsProcessingParameterField(
+            name_field, algorithm.tr("Class name field"), parentLayerParameterName=polygons, optional=True))
 
 
 class FeedbackReporter:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterDistance,
-    QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
@@ -20,6 +17,7 @@ from ..core.sampling import Grid, PolygonRasterizer, extract_samples_to_csv
 from .base import LandcoverAlgorithm
 from .data_preparation import (
     FeedbackReporter,
+    add_polygon_parameters,
     check_polygons_and_grid,
     raster_input,
     read_label_polygons,
@@ -57,14 +55,7 @@ class ExtractSamplesAlgorithm(LandcoverAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer(self.RASTER, self.tr("Raster (stack)")))
-        self.addParameter(QgsProcessingParameterFeatureSource(
-            self.POLYGONS, self.tr("Training polygons"), [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterField(
-            self.FIELD, self.tr("Class code field (integer)"), parentLayerParameterName=self.POLYGONS,
-            type=QgsProcessingParameterField.Numeric))
-        self.addParameter(QgsProcessingParameterField(
-            self.CLASS_NAME_FIELD, self.tr("Class name field"), parentLayerParameterName=self.POLYGONS,
-            optional=True))
+        add_polygon_parameters(self, self.POLYGONS, self.FIELD, self.CLASS_NAME_FIELD)
         self.addParameter(QgsProcessingParameterDistance(
             self.INSET, self.tr("Inset from polygon edges"), defaultValue=0.0,
             parentParameterName=self.RASTER))

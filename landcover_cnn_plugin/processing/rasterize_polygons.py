@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
-    QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
 )
@@ -18,6 +15,7 @@ from ..core.sampling import Grid, PolygonRasterizer, rasterize_codes
 from .base import LandcoverAlgorithm
 from .data_preparation import (
     FeedbackReporter,
+    add_polygon_parameters,
     check_polygons_and_grid,
     raster_input,
     read_label_polygons,
@@ -49,11 +47,7 @@ class RasterizePolygonsAlgorithm(LandcoverAlgorithm):
     OUTPUT = "OUTPUT"
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFeatureSource(
-            self.INPUT, self.tr("Training polygons"), [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterField(
-            self.FIELD, self.tr("Class code field (integer)"), parentLayerParameterName=self.INPUT,
-            type=QgsProcessingParameterField.Numeric))
+        add_polygon_parameters(self, self.INPUT, self.FIELD)
         self.addParameter(QgsProcessingParameterRasterLayer(
             self.REFERENCE, self.tr("Reference raster (grid)")))
         self.addParameter(QgsProcessingParameterBoolean(

@@ -10,8 +10,6 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
     QgsProcessingParameterDistance,
-    QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorDestination,
@@ -23,6 +21,7 @@ from ..core.sampling import Grid, PolygonRasterizer, csv_points_to_vector, write
 from .base import LandcoverAlgorithm
 from .data_preparation import (
     FeedbackReporter,
+    add_polygon_parameters,
     atomic_files,
     check_polygons_and_grid,
     raster_input,
@@ -65,14 +64,7 @@ class RegularPointsAlgorithm(LandcoverAlgorithm):
     OUTPUT = "OUTPUT"
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterFeatureSource(
-            self.INPUT, self.tr("Training polygons"), [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterField(
-            self.FIELD, self.tr("Class code field (integer)"), parentLayerParameterName=self.INPUT,
-            type=QgsProcessingParameterField.Numeric))
-        self.addParameter(QgsProcessingParameterField(
-            self.CLASS_NAME_FIELD, self.tr("Class name field"), parentLayerParameterName=self.INPUT,
-            optional=True))
+        add_polygon_parameters(self, self.INPUT, self.FIELD, self.CLASS_NAME_FIELD)
         self.addParameter(QgsProcessingParameterRasterLayer(
             self.REFERENCE, self.tr("Reference raster (points at its pixel centres)"), optional=True))
         self.addParameter(QgsProcessingParameterDistance(
