@@ -3,8 +3,9 @@
 For ``study_mlp`` and the default model (``patch_cnn`` 7 x 7 when the stack is given): the
 worker's ``classify`` job (exactly what ``landcovercnn:classifyimage`` runs) on the sample stack
 (0.3 Mpx) and on a VRT that tiles it to about 100 Mpx; pixels/s of the block loop (read,
-predict, write) and the child's peak resident memory. Side by side: scikit-learn RandomForest-200 prediction (in memory, after a
-GDAL read of the stack) and the study's one-``predict``-per-pixel loop on a few thousand pixels.
+predict, write) and the child's peak resident memory. Side by side: scikit-learn
+RandomForest-200 prediction (in memory, after a GDAL read of the stack) and the study's
+one-``predict``-per-pixel loop on a few thousand pixels.
 
     python -m benchmarks classify [--large-mpx 100] [--models study_mlp,patch_cnn] [--skip-large]
 
