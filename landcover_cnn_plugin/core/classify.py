@@ -241,8 +241,9 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
     n_classes = len(codes)
     halo = int(model.halo)
     width, height = dataset.RasterXSize, dataset.RasterYSize
+    n_inputs = getattr(model, "n_inputs", len(bands))  # bands + derived channels of the network
     block_w, block_h = block_size_for_budget(
-        width, height, bytes_per_pixel(len(bands), n_classes, 2 * halo + 1), memory_mb,
+        width, height, bytes_per_pixel(n_inputs, n_classes, 2 * halo + 1), memory_mb,
         tuple(dataset.GetRasterBand(bands[0]).GetBlockSize()), halo)
     blocks = list(iter_blocks(width, height, block_w, block_h, halo))
     reporter.log(f"Classifying {width} x {height} pixels with bands {list(model.feature_names)} in "

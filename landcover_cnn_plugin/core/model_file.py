@@ -22,11 +22,12 @@ import numpy as np
 
 from .atomic import atomic_output
 from .errors import UserInputError
+from .indices import DERIVED_FEATURES, NO_DERIVED, add_derived, n_inputs
 from .legend import ClassLegend
 from .scaling import ZScoreScaler
 
 FORMAT_NAME = "landcover-cnn-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: optional derived_features (1 still reads: none)
 MODEL_MEMBER = "model.keras"
 METADATA_MEMBER = "metadata.json"
 MODEL_EXTENSION = ".lcnn"
@@ -96,8 +97,14 @@ def validate_metadata(metadata: Any, path: str | os.PathLike = "the model file")
         ClassLegend.from_dict(metadata["legend"])
     except UserInputError as exc:
         raise _refuse(path, exc.message) from exc
-    if scaler.n_features != len(names):
-        raise _refuse(path, f"it names {len(names)} features but its scaler has {scaler.n_features}.")
+    derived = metadata.get("derived_features", NO_DERIVED)
+    if derived not in DERIVED_FEATURES:
+        raise _refuse(path, f"unknown derived features {derived!r} (this plugin knows "
+                            f"{', '.join(DERIVED_FEATURES)}).")
+    expected = n_inputs(len(names), derived)
+    if scaler.n_features != expected:
+        raise _refuse(path, f"it names {len(names)} features (derived: {derived}, {expected} network "
+                            f"inputs) but its scaler has {scaler.n_features}.")
     return metadata
 
 
@@ -198,6 +205,11 @@ class LoadedModel:
     feature_names : list of str
     patch_size : int
         1 for per-pixel models.
+    derived_features : str
+        Channels the network gets beside the bands (``core.indices``), computed from the raw
+        band values before scaling.
+    n_inputs : int
+        Network input channels (bands + derived); the scaler has one entry per input.
     halo : int
         ``patch_size // 2``: extra pixels a block needs on each side.
     scaler : ZScoreScaler
@@ -211,6 +223,8 @@ class LoadedModel:
         self.feature_names: list[str] = list(metadata["feature_names"])
         self.model_type: str = metadata["model_type"]
         self.patch_size: int = int(metadata["patch_size"])
+        self.derived_features: str = metadata.get("derived_features", NO_DERIVED)
+        self.n_inputs: int = n_inputs(len(self.feature_names), self.derived_features)
         self.halo: int = self.patch_size // 2
         self.scaler = ZScoreScaler.from_dict(metadata["scaler"])
         self._predict_function = None
@@ -260,7 +274,8 @@ class LoadedModel:
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[1] != len(self.feature_names):
             raise ValueError(f"expected (n, {len(self.feature_names)}) features, got {features.shape}")
-        return self._forward(self.scaler.transform(features), batch_size)
+        return self._forward(self.scaler.transform(add_derived(features, self.derived_features)),
+                             batch_size)
 
     def predict_codes(self, features: np.ndarray) -> np.ndarray:
         """Most probable class code per row of ``features`` (n, n_features) -> (n,) int64."""
@@ -292,7 +307,7 @@ class LoadedModel:
         pixels = np.asarray(values, dtype=np.float32).reshape(bands, -1)[:, flat_valid].T
         out = np.zeros((rows * cols, self.n_classes), dtype=np.float32)
         if pixels.shape[0]:
-            out[flat_valid] = self._forward(self.scaler.transform(pixels))
+            out[flat_valid] = self._forward(self.scaler.transform(add_derived(pixels, self.derived_features)))
         return np.ascontiguousarray(out.T.reshape(self.n_classes, rows, cols))
 
 
@@ -324,7 +339,7 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
                                               safe_mode=True, custom_objects=custom)
         except Exception as exc:  # Keras raises many types for a damaged archive
             raise _refuse(path, f"its network cannot be loaded ({type(exc).__name__}: {exc}).") from exc
-    n_features = len(metadata["feature_names"])
+    n_features = n_inputs(len(metadata["feature_names"]), metadata.get("derived_features", NO_DERIVED))
     n_classes = len(metadata["legend"]["codes"])
     input_shape = tuple(network.inputs[0].shape[1:])
     output_shape = tuple(network.outputs[0].shape[1:])

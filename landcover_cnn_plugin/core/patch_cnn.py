@@ -46,8 +46,12 @@ from typing import Any
 
 import numpy as np
 
+from .indices import NORMALIZED_DIFFERENCES, add_derived, check_derived, n_inputs
+
 MODEL_TYPE = "patch_cnn"
 DEFAULT_PATCH_SIZE = 7
+#: Channels beside the bands (core.indices): normalized differences of every band pair.
+DEFAULT_DERIVED = NORMALIZED_DIFFERENCES
 REGISTERED_PACKAGE = "landcover_cnn"
 
 _LAYER_CLASSES: dict[str, Any] = {}
@@ -356,7 +360,8 @@ def predict_patch_block(loaded, values: np.ndarray, valid: np.ndarray) -> np.nda
         fcn = fully_convolutional(loaded.keras_model)
         loaded._patch_fcn = fcn
     valid = np.asarray(valid, dtype=bool)
-    scaled = loaded.scaler.transform(np.moveaxis(np.asarray(values, dtype=np.float32), 0, -1), valid)
+    inputs = add_derived(values, loaded.derived_features, axis=0)  # raw bands (+ derived), then scaling
+    scaled = loaded.scaler.transform(np.moveaxis(inputs, 0, -1), valid)
     out = predict_block_patch(fcn, np.moveaxis(scaled, -1, 0))
     interior = valid[h:valid.shape[0] - h, h:valid.shape[1] - h]
     out[:, ~interior] = 0.0
@@ -389,6 +394,9 @@ class PatchInputs:
         The stack the samples were extracted from.
     patch_size : int
         k (odd).
+    derived_features : str
+        Channels added to the bands before scaling (``core.indices``; default: the normalized
+        difference of every band pair).
 
     Raises
     ------
@@ -398,11 +406,14 @@ class PatchInputs:
         the samples' band values (another stack).
     """
 
-    def __init__(self, table: Any, raster: str | None, patch_size: int = DEFAULT_PATCH_SIZE) -> None:
+    def __init__(self, table: Any, raster: str | None, patch_size: int = DEFAULT_PATCH_SIZE,
+                 derived_features: str = DEFAULT_DERIVED) -> None:
         from .errors import UserInputError
         from .patches import check_patch_size, cut_patches, pixels_from_xy
 
         self.patch_size = check_patch_size(patch_size)
+        self.derived_features = check_derived(derived_features)
+        self.n_inputs = n_inputs(len(table.feature_names), self.derived_features)
         if not raster:
             raise UserInputError("the patch model cuts k x k patches from the stack raster: give the "
                                  "raster the samples were extracted from.", "RASTER")
@@ -433,15 +444,20 @@ class PatchInputs:
                 "the stack they came from.", "RASTER")
 
     def fit_scaler(self, rows: np.ndarray):
-        """Per-band z-score statistics of the *training rows'* pixels (the patch centres)."""
+        """Per-input z-score statistics of the *training rows'* pixels (the patch centres)."""
         from .scaling import ZScoreScaler
 
-        return ZScoreScaler().fit(self.table.features[rows])
+        return ZScoreScaler().fit(add_derived(self.table.features[rows], self.derived_features))
 
     def inputs(self, rows: np.ndarray, scaler) -> np.ndarray:
-        """Scaled patches of ``rows``: float32 ``(len(rows), k, k, bands)``, nodata filled with 0."""
+        """Scaled patches of ``rows``: float32 ``(len(rows), k, k, n_inputs)``, nodata filled with 0.
+
+        The derived channels are computed here, per call, so that only the bands of every
+        sample's patch are kept in memory.
+        """
         rows = np.asarray(rows, dtype=np.int64)
-        return scaler.transform(self.patches.values[rows], self.patches.valid[rows])
+        values = add_derived(self.patches.values[rows], self.derived_features)
+        return scaler.transform(values, self.patches.valid[rows])
 
 
 def example_patches_png(values: np.ndarray, codes: np.ndarray, legend: Any, band_names: Sequence[str],
@@ -577,5 +593,5 @@ def predict_proba_at(loaded: Any, raster: str | None, xy: np.ndarray | None,
     rows, cols = pixels_from_xy(dataset.GetGeoTransform(), xy[:, 0], xy[:, 1])
     dataset = None
     patches = cut_patches(raster, rows, cols, loaded.patch_size, loaded.feature_names)
-    inputs = loaded.scaler.transform(patches.values, patches.valid)
+    inputs = loaded.scaler.transform(add_derived(patches.values, loaded.derived_features), patches.valid)
     return np.asarray(loaded.keras_model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)

@@ -295,6 +295,9 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
         "Model type": f"{model_type}: {MODEL_DESCRIPTIONS.get(model_type, '')}".strip(": "),
         "Features (bands, in order)": ", ".join(metadata.get("feature_names", [])),
         "Patch size (pixels)": metadata.get("patch_size") if metadata.get("patch_size", 1) > 1 else None,
+        "Derived inputs": (f"{metadata['derived_features'].replace('_', ' ')} of every band pair, "
+                           "computed before scaling"
+                           if metadata.get("derived_features", "none") != "none" else None),
         "Samples file": training.pop("samples", None),
         "Label column": training.pop("label", None),
         "Created (UTC)": metadata.get("created"),

@@ -23,6 +23,7 @@ import numpy as np
 
 from .balancing import BALANCE_METHODS, DEFAULT_BALANCE, balance_training_rows
 from .errors import JobCanceled, UserInputError
+from .indices import AUTO_DERIVED, DERIVED_FEATURES, NO_DERIVED, add_derived, check_derived, n_inputs
 from .legend import ClassLegend
 from .metrics import compute_metrics, summary_line
 from .models import DEFAULT_MODEL, MODEL_TYPES, check_model_type
@@ -218,30 +219,45 @@ def build_legend(table: SampleTable, legend: ClassLegend | str | None = None) ->
 
 
 class PixelInputs:
-    """Input provider of per-pixel models: the (scaled) feature rows themselves."""
+    """Input provider of per-pixel models: the feature rows (plus derived channels), scaled."""
 
     patch_size = 1
 
-    def __init__(self, table: SampleTable) -> None:
+    def __init__(self, table: SampleTable, derived_features: str = NO_DERIVED) -> None:
         self.table = table
+        self.derived_features = check_derived(derived_features)
+        self.n_inputs = n_inputs(len(table.feature_names), self.derived_features)
 
     def fit_scaler(self, rows: np.ndarray) -> ZScoreScaler:
         """Z-score statistics of the given (training) rows."""
-        return ZScoreScaler().fit(self.table.features[rows])
+        return ZScoreScaler().fit(add_derived(self.table.features[rows], self.derived_features))
 
     def inputs(self, rows: np.ndarray, scaler: ZScoreScaler) -> np.ndarray:
-        """Scaled features of ``rows``: (len(rows), n_features) float32."""
-        return scaler.transform(self.table.features[rows])
+        """Scaled inputs of ``rows``: (len(rows), n_inputs) float32."""
+        return scaler.transform(add_derived(self.table.features[rows], self.derived_features))
+
+
+def resolve_derived(derived_features: str, model_type: str) -> str:
+    """The concrete derived features: ``"auto"`` is the model's benchmarked choice
+    (normalized differences for ``patch_cnn``, none for the per-pixel models)."""
+    if derived_features != AUTO_DERIVED:
+        return check_derived(derived_features)
+    if check_model_type(model_type).per_pixel:
+        return NO_DERIVED
+    from .patch_cnn import DEFAULT_DERIVED
+
+    return DEFAULT_DERIVED
 
 
 def make_input_provider(model_type: str, table: SampleTable, raster: str | None = None,
-                        patch_size: int = 7) -> Any:
+                        patch_size: int = 7, derived_features: str = AUTO_DERIVED) -> Any:
     """The input provider for ``model_type`` (hook for patch models, see the module docstring)."""
+    derived = resolve_derived(derived_features, model_type)
     if check_model_type(model_type).per_pixel:
-        return PixelInputs(table)
+        return PixelInputs(table, derived)
     from .patch_cnn import PatchInputs  # written with the patch model
 
-    return PatchInputs(table, raster=raster, patch_size=patch_size)
+    return PatchInputs(table, raster=raster, patch_size=patch_size, derived_features=derived)
 
 
 def set_seed(seed: int) -> None:
@@ -334,6 +350,9 @@ class LandcoverTrainer:
         Stack raster for patch models (patches cut at the samples' X, Y).
     patch_size : int
         Patch side (pixels) for patch models.
+    derived_features : {"auto", "none", "normalized_differences"}
+        Input channels computed from the raw bands before scaling (``core.indices``); "auto":
+        normalized differences of every band pair for ``patch_cnn``, none per pixel.
     reporter : Reporter, optional
         Receives progress (0-100) and log lines.
     is_canceled : callable, optional
@@ -362,7 +381,8 @@ class LandcoverTrainer:
                  balance: str = DEFAULT_BALANCE, samples_per_class: int = 500, epochs: int = 200,
                  batch_size: int = 60, patience: int = 20, seed: int = 42,
                  learning_rate: float = 0.001, cv_folds: int = 0, raster: str | None = None,
-                 patch_size: int = 7, reporter: Reporter | None = None,
+                 patch_size: int = 7, derived_features: str = AUTO_DERIVED,
+                 reporter: Reporter | None = None,
                  is_canceled: Callable[[], bool] | None = None) -> None:
         self.label = label
         self.features = list(features) if features else None
@@ -383,6 +403,7 @@ class LandcoverTrainer:
         self.cv_folds = cv_folds
         self.raster = raster
         self.patch_size = patch_size
+        self.derived_features = derived_features
         self.reporter = reporter
         self.is_canceled = is_canceled
 
@@ -397,7 +418,8 @@ class LandcoverTrainer:
                 "balance": self.balance, "samples_per_class": self.samples_per_class,
                 "epochs": self.epochs, "batch_size": self.batch_size, "patience": self.patience,
                 "seed": self.seed, "learning_rate": self.learning_rate, "cv_folds": self.cv_folds,
-                "raster": self.raster, "patch_size": self.patch_size}
+                "raster": self.raster, "patch_size": self.patch_size,
+                "derived_features": self.derived_features}
 
     def _check_params(self) -> None:
         check_model_type(self.model_type)
@@ -413,6 +435,9 @@ class LandcoverTrainer:
                                  ("PATIENCE", self.patience, 0), ("CV_FOLDS", self.cv_folds, 0)):
             if int(value) < low:
                 raise UserInputError(f"must be at least {low} (got {value}).", name)
+        if self.derived_features not in (AUTO_DERIVED, *DERIVED_FEATURES):
+            raise UserInputError(f"unknown derived features {self.derived_features!r}; use one of "
+                                 f"{(AUTO_DERIVED, *DERIVED_FEATURES)}.", "DERIVED_FEATURES")
         if self.cv_folds == 1:
             raise UserInputError("use 0 (no cross-validation) or at least 2 folds.", "CV_FOLDS")
         if not 0 < self.learning_rate < 1:
@@ -451,8 +476,14 @@ class LandcoverTrainer:
             reporter.log(f"Warning: {warning}")
         reporter.log(f"{self.split} split: {len(self.split_.train)} training, "
                      f"{len(self.split_.validation)} validation, {len(self.split_.test)} test samples.")
-        provider = make_input_provider(self.model_type, table, self.raster, self.patch_size)
+        provider = make_input_provider(self.model_type, table, self.raster, self.patch_size,
+                                       self.derived_features)
         self.patch_size_ = int(provider.patch_size)
+        self.derived_features_ = provider.derived_features
+        if self.derived_features_ != NO_DERIVED:
+            reporter.log(f"Network inputs: the {len(table.feature_names)} bands and "
+                         f"{provider.n_inputs - len(table.feature_names)} derived channels "
+                         f"({self.derived_features_.replace('_', ' ')} of the band pairs).")
 
         self.cv_results_ = None
         n_runs = 1 + (self.cv_folds if self.cv_folds >= 2 else 0)
@@ -528,7 +559,7 @@ class LandcoverTrainer:
             reporter.log(f"{label}balancing '{self.balance}': {len(balanced.class_ids)} training "
                          f"samples, per class {counts}"
                          + (f", class weights {balanced.class_weight}" if balanced.class_weight else ""))
-        model = build_model(self.model_type, len(self.table_.feature_names), n_classes,
+        model = build_model(self.model_type, provider.n_inputs, n_classes,
                             patch_size=self.patch_size, learning_rate=self.learning_rate,
                             steps_per_execution=STEPS_PER_EXECUTION)
         callbacks = [keras.callbacks.EarlyStopping(monitor=EARLY_STOPPING_MONITOR, patience=self.patience,
@@ -570,7 +601,8 @@ class LandcoverTrainer:
                          "class_weight": ({str(self.legend_.codes[k]): v for k, v in run.class_weight.items()}
                                           if run.class_weight else None)})
         return {"model_type": self.model_type, "feature_names": list(table.feature_names),
-                "patch_size": self.patch_size_, "scaler": run.scaler.to_dict(),
+                "patch_size": self.patch_size_, "derived_features": self.derived_features_,
+                "scaler": run.scaler.to_dict(),
                 "legend": self.legend_.to_dict(), "training": training,
                 "split": self.split_.to_dict(table.codes) | {"warnings": list(self.split_.warnings)},
                 "metrics": self.metrics_, "history": run.history,

@@ -99,6 +99,7 @@ def test_training_labels_come_from_training_polygons_only(trained):
     A training patch may still *show* pixels of a test polygon at its border (as at prediction
     time); what must never happen is a training *label* from a test polygon.
     """
+    from landcover_cnn_plugin.core.indices import add_derived
     from landcover_cnn_plugin.core.patch_cnn import PatchInputs
     from landcover_cnn_plugin.core.patches import pixels_from_xy
 
@@ -108,10 +109,10 @@ def test_training_labels_come_from_training_polygons_only(trained):
     scaler = provider.fit_scaler(split.train)
     inputs = provider.inputs(split.train, scaler)
     # each training patch's centre is its own row's pixel (the row that gives the label)
-    np.testing.assert_allclose(inputs[:, H, H, :], scaler.transform(table.features[split.train]),
-                               rtol=1e-6, atol=1e-6)
+    centre_inputs = add_derived(table.features[split.train], provider.derived_features)
+    np.testing.assert_allclose(inputs[:, H, H, :], scaler.transform(centre_inputs), rtol=1e-6, atol=1e-6)
     # scaler statistics are those of the training rows only
-    np.testing.assert_allclose(scaler.mean_, table.features[split.train].astype(np.float64).mean(0))
+    np.testing.assert_allclose(scaler.mean_, centre_inputs.astype(np.float64).mean(0), rtol=1e-6)
     # independent check with the GDAL-rasterized polygon ids: centre pixels lie in training polygons
     ids_ds = gdal.Open(str(reference_polygon_ids()))
     ids = ids_ds.ReadAsArray()
@@ -124,6 +125,8 @@ def test_training_labels_come_from_training_polygons_only(trained):
     _, loaded = trained
     assert loaded.patch_size == K and loaded.halo == H
     assert loaded.feature_names == STUDY_BANDS
+    # ... and the derived inputs: the 9 bands plus the normalized differences of their 36 pairs
+    assert loaded.derived_features == "normalized_differences" and loaded.n_inputs == 9 + 36
 
 
 def _holey_crop(tmp_path, stack_array) -> tuple[str, np.ndarray]:
@@ -155,6 +158,7 @@ def test_blockwise_fully_convolutional_equals_per_patch(trained, tmp_path, stack
     and right edges (edge replication) and nodata holes (filled with the training mean).
     """
     from landcover_cnn_plugin.core.blocks import iter_blocks, read_block
+    from landcover_cnn_plugin.core.indices import add_derived
     from landcover_cnn_plugin.core.patches import cut_patches
 
     _, loaded = trained
@@ -172,7 +176,9 @@ def test_blockwise_fully_convolutional_equals_per_patch(trained, tmp_path, stack
     rows, cols = np.nonzero(valid_px)
     patches = cut_patches(path, rows, cols, K, loaded.feature_names)
     assert not patches.valid.all()  # some patches do hold nodata neighbours
-    inputs = loaded.scaler.transform(patches.values, patches.valid)
+    # per patch, the derived channels come from the patch's bands (axis -1); block-wise from the
+    # block's bands (axis 0): both paths must agree
+    inputs = loaded.scaler.transform(add_derived(patches.values, loaded.derived_features), patches.valid)
     per_patch = loaded.keras_model.predict(inputs, batch_size=4096, verbose=0)
     got = blockwise[:, rows, cols].T
     np.testing.assert_allclose(got, per_patch, atol=2e-5, rtol=0)

@@ -14,6 +14,7 @@ import pytest
 
 from landcover_cnn_plugin.core.errors import UserInputError
 from landcover_cnn_plugin.core.model_file import (
+    FORMAT_VERSION,
     feature_positions,
     load_model_file,
     read_model_metadata,
@@ -148,7 +149,11 @@ BROKEN_FILES = {
     "no metadata": lambda src, dst: _rewrite(src, dst, drop="metadata.json"),
     "no network": lambda src, dst: _rewrite(src, dst, drop="model.keras"),
     "malformed JSON": lambda src, dst: _rewrite(src, dst, lambda m: json.dumps(m)[:-10]),
-    "newer format": lambda src, dst: _rewrite(src, dst, _edit(lambda m: m.update(format_version=2))),
+    "newer format": lambda src, dst: _rewrite(src, dst, _edit(
+        lambda m: m.update(format_version=FORMAT_VERSION + 1))),
+    "unknown derived": lambda src, dst: _rewrite(src, dst, _edit(lambda m: m.update(derived_features="pca"))),
+    "derived, scaler length": lambda src, dst: _rewrite(src, dst, _edit(
+        lambda m: m.update(derived_features="normalized_differences"))),
     "scaler length": lambda src, dst: _rewrite(src, dst, _edit(lambda m: m["scaler"]["mean"].pop())),
     "extra feature": lambda src, dst: _rewrite(src, dst, _edit(
         lambda m: (m["feature_names"].append("Phi"), m["scaler"]["mean"].append(0.0),
@@ -161,7 +166,8 @@ PROBLEM = {"random bytes": "zip", "renamed GeoTIFF": "zip", "truncated": "zip",
            "no metadata": "metadata.json",
            "no network": "model.keras", "malformed JSON": "JSON", "newer format": "update",
            "scaler length": "scaler", "extra feature": "takes", "extra class": "takes",
-           "unknown model type": "model type"}
+           "unknown model type": "model type", "unknown derived": "derived features",
+           "derived, scaler length": "45 network inputs"}
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN_FILES))

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..atomic import atomic_output, check_output_folder
 from ..balancing import AUTO_BALANCE, BALANCE_METHODS, resolve_balance
+from ..indices import AUTO_DERIVED, DERIVED_FEATURES
 from ..models import AUTO_MODEL, DEFAULT_MODEL, MODEL_TYPES, PATCH_MODEL, resolve_model_type
 from ..splits import SPLIT_PROTOCOLS
 
@@ -58,6 +59,10 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raster", default=None, help="stack GeoTIFF, needed by patch_cnn (patches "
                         "are cut at the samples' X, Y)")
     parser.add_argument("--patch-size", type=int, default=7, help="patch side in pixels for patch_cnn (odd)")
+    parser.add_argument("--derived-features", default=AUTO_DERIVED, choices=[AUTO_DERIVED, *DERIVED_FEATURES],
+                        help="input channels computed from the bands before scaling: normalized "
+                             "differences of every band pair, or none; auto (default): "
+                             "normalized differences for patch_cnn, none per pixel")
 
 
 def trainer_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -70,7 +75,7 @@ def trainer_settings(args: argparse.Namespace) -> dict[str, Any]:
             "samples_per_class": args.samples_per_class, "epochs": args.epochs,
             "batch_size": args.batch_size, "patience": args.patience, "seed": args.seed,
             "learning_rate": args.learning_rate, "cv_folds": args.cv_folds, "raster": args.raster or None,
-            "patch_size": args.patch_size}
+            "patch_size": args.patch_size, "derived_features": args.derived_features}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
