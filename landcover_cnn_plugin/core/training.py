@@ -597,6 +597,7 @@ class LandcoverTrainer:
         training.update({"epochs_run": run.epochs_run, "best_epoch": run.best_epoch,
                          "fit_seconds": round(run.fit_seconds, 2), "total_seconds": round(total_seconds, 2),
                          "n_dropped_rows": table.n_dropped,
+                         "label_smoothing": MODEL_TYPES[self.model_type].label_smoothing,
                          "balanced_train_counts": run.train_counts_balanced,
                          "class_weight": ({str(self.legend_.codes[k]): v for k, v in run.class_weight.items()}
                                           if run.class_weight else None)})

@@ -17,6 +17,8 @@ from qgis.core import (
 )
 
 from ..core.errors import UserInputError
+from ..core.indices import AUTO_DERIVED
+from ..core.indices import DERIVED_FEATURES as DERIVED_CHOICES
 from ..core.models import AUTO_MODEL, DEFAULT_MODEL, MODEL_TYPES, PATCH_MODEL
 
 # "auto" is appended last, so that the indices of the named models stay stable (the .model3 uses them).
@@ -30,6 +32,10 @@ BALANCE_LABELS = ["None", "Class weights", "Resample to N per class (the study's
                   "SMOTE (synthetic minority over-sampling)",
                   "Automatic: the model's benchmarked choice (class weights per pixel, none for patch_cnn)"]
 NAME_COLUMNS = ("fclass", "name", "class_name")
+# "auto" first: the default, the model type's own benchmarked choice
+DERIVED_KEYS = [AUTO_DERIVED, *DERIVED_CHOICES]
+DERIVED_LABELS = ["Automatic: normalized differences of band pairs for patch_cnn, none per pixel",
+                  "None (the bands only)", "Normalized differences of every band pair"]
 
 TRAINING_HELP = (
     "<b>Samples</b>: the samples CSV from 'Sample rasters to CSV' or 'Extract training samples' "
@@ -53,6 +59,9 @@ TRAINING_HELP = (
     "<b>Balancing</b> (training part only): none, class weights, resample to N per class (default "
     "N = 500, the study's choice), SMOTE, or Automatic (default): class weights for the per-pixel "
     "models, none for patch_cnn (what measured best).\n"
+    "<b>Derived inputs</b> (advanced): the normalized difference of every band pair (like NDVI), "
+    "computed before scaling and fed to the network beside the bands; Automatic (default) uses them "
+    "for patch_cnn.\n"
     "<b>Epochs</b> (maximum, default 200), <b>batch size</b> (60), <b>patience</b> (epochs without "
     "improvement of the validation loss before stopping, 20), <b>seed</b> (42: same seed, same "
     "result).\n"
@@ -82,6 +91,7 @@ class TrainingParameters:
     PATIENCE = "PATIENCE"
     SEED = "SEED"
     NO_GROUPS = "NO_GROUPS"
+    DERIVED_FEATURES = "DERIVED_FEATURES"
 
     def add_training_parameters(self, with_features: bool = True) -> None:
         self.addParameter(QgsProcessingParameterFile(
@@ -129,6 +139,8 @@ class TrainingParameters:
             QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"),
                                          QgsProcessingParameterNumber.Integer, 42),
             QgsProcessingParameterBoolean(self.NO_GROUPS, self.tr("Ignore the group column"), False),
+            QgsProcessingParameterEnum(self.DERIVED_FEATURES, self.tr("Derived inputs"), DERIVED_LABELS,
+                                       defaultValue=DERIVED_KEYS.index(AUTO_DERIVED)),
         ]
         for parameter in advanced:
             parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -208,7 +220,9 @@ class TrainingParameters:
                 "--epochs", str(self.parameterAsInt(parameters, self.EPOCHS, context)),
                 "--batch-size", str(self.parameterAsInt(parameters, self.BATCH_SIZE, context)),
                 "--patience", str(self.parameterAsInt(parameters, self.PATIENCE, context)),
-                "--seed", str(self.parameterAsInt(parameters, self.SEED, context))]
+                "--seed", str(self.parameterAsInt(parameters, self.SEED, context)),
+                "--derived-features",
+                DERIVED_KEYS[self.parameterAsEnum(parameters, self.DERIVED_FEATURES, context)]]
         if names:
             args += ["--names-field", names]
         legend = self.parameterAsFile(parameters, self.LEGEND, context)
