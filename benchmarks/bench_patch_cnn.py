@@ -106,11 +106,11 @@ def _sklearn_row(name: str, frame: Any, stack: str, folder: str, estimator: Any,
 
 def format_table(rows: list[dict[str, Any]]) -> str:
     """The rows as a fixed-width text table."""
-    lines = [f"{'model':<20} {'OA':>6} {'kappa':>6} {'macroF1':>7} {'train s':>8} {'epochs':>6} "
+    lines = [f"{'model':<26} {'OA':>6} {'kappa':>6} {'macroF1':>7} {'train s':>8} {'epochs':>6} "
              f"{'classify px/s':>13}"]
     for r in rows:
         epochs = "" if r["epochs"] is None else str(r["epochs"])
-        lines.append(f"{r['model']:<20} {r['overall_accuracy']:6.3f} {r['kappa']:6.3f} "
+        lines.append(f"{r['model']:<26} {r['overall_accuracy']:6.3f} {r['kappa']:6.3f} "
                      f"{r['macro_f1']:7.3f} {r['train_s']:8.0f} {epochs:>6} {r['classify_px_s']:13,.0f}")
     return "\n".join(lines)
 
@@ -123,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
                         default=["patch_cnn", "spectral_cnn", "study_mlp", "rf200", "sklearn_mlp"])
     parser.add_argument("--patch-balance", default=PATCH_BALANCE,
                         help=f"balancing of the patch model (default {PATCH_BALANCE})")
+    parser.add_argument("--derived", default="auto",
+                        help="derived inputs of the patch model (auto = normalized differences; none)")
     parser.add_argument("--quick", action="store_true", help="every 4th sample, 3 epochs: a smoke run")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
     args = parser.parse_args(argv)
@@ -146,9 +148,11 @@ def main(argv: list[str] | None = None) -> int:
             if model == "patch_cnn":
                 for k in args.k:
                     name = f"patch_cnn k={k}" + ("" if args.patch_balance == PATCH_BALANCE
-                                                 else f" ({args.patch_balance})")
+                                                 else f" ({args.patch_balance})") \
+                        + ("" if args.derived == "auto" else f" ({args.derived})")
                     rows.append(_keras_row(name, frame, stack, folder, "patch_cnn",
-                                           {**settings, "balance": args.patch_balance}, patch_size=k))
+                                           {**settings, "balance": args.patch_balance,
+                                            "derived_features": args.derived}, patch_size=k))
                     print(format_table(rows[-1:]), flush=True)
             elif model in ("spectral_cnn", "study_mlp"):
                 for balance in PIXEL_BALANCES:
