@@ -238,8 +238,8 @@ class PixelInputs:
 
 
 def resolve_derived(derived_features: str, model_type: str) -> str:
-    """The concrete derived features: ``"auto"`` is the model's benchmarked choice
-    (normalized differences for ``patch_cnn``, none for the per-pixel models)."""
+    """The concrete derived features: ``"auto"`` is the model type's benchmarked choice
+    (``patch_cnn.DEFAULT_DERIVED`` for the patch model, none for the per-pixel models)."""
     if derived_features != AUTO_DERIVED:
         return check_derived(derived_features)
     if check_model_type(model_type).per_pixel:
@@ -352,7 +352,7 @@ class LandcoverTrainer:
         Patch side (pixels) for patch models.
     derived_features : {"auto", "none", "normalized_differences"}
         Input channels computed from the raw bands before scaling (``core.indices``); "auto":
-        normalized differences of every band pair for ``patch_cnn``, none per pixel.
+        the model type's benchmarked choice (none, at present, for every model).
     reporter : Reporter, optional
         Receives progress (0-100) and log lines.
     is_canceled : callable, optional

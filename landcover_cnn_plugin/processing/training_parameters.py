@@ -34,7 +34,7 @@ BALANCE_LABELS = ["None", "Class weights", "Resample to N per class (the study's
 NAME_COLUMNS = ("fclass", "name", "class_name")
 # "auto" first: the default, the model type's own benchmarked choice
 DERIVED_KEYS = [AUTO_DERIVED, *DERIVED_CHOICES]
-DERIVED_LABELS = ["Automatic: normalized differences of band pairs for patch_cnn, none per pixel",
+DERIVED_LABELS = ["Automatic: the model's benchmarked choice (none at present)",
                   "None (the bands only)", "Normalized differences of every band pair"]
 
 TRAINING_HELP = (
@@ -60,8 +60,8 @@ TRAINING_HELP = (
     "N = 500, the study's choice), SMOTE, or Automatic (default): class weights for the per-pixel "
     "models, none for patch_cnn (what measured best).\n"
     "<b>Derived inputs</b> (advanced): the normalized difference of every band pair (like NDVI), "
-    "computed before scaling and fed to the network beside the bands; Automatic (default) uses them "
-    "for patch_cnn.\n"
+    "computed before scaling and fed to the network beside the bands; Automatic (default): the "
+    "model's benchmarked choice, at present none (they did not pay off on the sample scene).\n"
     "<b>Epochs</b> (maximum, default 200), <b>batch size</b> (60), <b>patience</b> (epochs without "
     "improvement of the validation loss before stopping, 20), <b>seed</b> (42: same seed, same "
     "result).\n"

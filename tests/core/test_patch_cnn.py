@@ -25,14 +25,19 @@ def stack_array() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """A patch_cnn trained briefly by the real trainer on every 4th sample row, saved and loaded."""
+    """A patch_cnn trained briefly by the real trainer on every 4th sample row, saved and loaded.
+
+    With the derived inputs (normalized differences of band pairs), so that the equivalence test
+    below covers their block-wise and per-patch computation too.
+    """
     from landcover_cnn_plugin.core.model_file import load_model_file
     from landcover_cnn_plugin.core.training import LandcoverTrainer
 
     frame = reference_samples_frame().iloc[::4].reset_index(drop=True)
     trainer = LandcoverTrainer(label="code", names_field="fclass", model_type="patch_cnn",
                                raster=str(reference_stack()), patch_size=K, epochs=2, batch_size=256,
-                               patience=2, balance="class_weights", seed=7)
+                               patience=2, balance="class_weights", seed=7,
+                               derived_features="normalized_differences")
     trainer.fit(frame)
     path = tmp_path_factory.mktemp("patch_model") / "patch.lcnn"
     trainer.save(str(path))

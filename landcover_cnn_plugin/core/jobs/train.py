@@ -61,8 +61,8 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patch-size", type=int, default=7, help="patch side in pixels for patch_cnn (odd)")
     parser.add_argument("--derived-features", default=AUTO_DERIVED, choices=[AUTO_DERIVED, *DERIVED_FEATURES],
                         help="input channels computed from the bands before scaling: normalized "
-                             "differences of every band pair, or none; auto (default): "
-                             "normalized differences for patch_cnn, none per pixel")
+                             "differences of every band pair, or none; auto (default): the model "
+                             "type's benchmarked choice (none at present)")
 
 
 def trainer_settings(args: argparse.Namespace) -> dict[str, Any]:
