@@ -197,6 +197,19 @@ def pad_edges(array: np.ndarray, halo: int) -> np.ndarray:
     return np.pad(array, [(0, 0)] * (array.ndim - 2) + [(halo, halo), (halo, halo)], mode="edge")
 
 
+def valid_pixels(values: np.ndarray, nodata: Sequence[float | None]) -> np.ndarray:
+    """Pixels valid in every band: finite and not the band's nodata value.
+
+    values: (bands, rows, cols) float32 -> (rows, cols) bool. The one rule for classification
+    and for cutting training patches (nodata compared in float32, as the values are).
+    """
+    valid = np.isfinite(values).all(axis=0)
+    for index, value in enumerate(nodata):
+        if value is not None:
+            valid &= values[index] != np.float32(value)
+    return valid
+
+
 def read_block(dataset, block: Block, bands: Sequence[int] | None = None,
                dtype: type | np.dtype = np.float32) -> np.ndarray:
     """Read a block's read window from a GDAL dataset and pad it by edge replication.

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_output, check_output_folder
-from .blocks import OUTPUT_TILE, block_size_for_budget, iter_blocks, read_block
+from .blocks import OUTPUT_TILE, block_size_for_budget, iter_blocks, read_block, valid_pixels
 from .errors import JobCanceled, UserInputError
 from .progress import NullReporter, Reporter
 from .styles import qml_path_for, write_paletted_qml
@@ -143,18 +143,6 @@ def _open_mask_on_grid(mask: str, reference, workdir: str):
                           outputType=gdal.GDT_Byte, outputBounds=bounds, width=width, height=height,
                           outputSRS=srs or None, burnValues=[1], initValues=0,
                           creationOptions=["TILED=YES", "COMPRESS=DEFLATE"])
-
-
-def _valid_pixels(values: np.ndarray, nodata: Sequence[float | None]) -> np.ndarray:
-    """Pixels valid in every band: not the band's nodata value, finite.
-
-    values: (bands, rows, cols) float32 -> (rows, cols) bool.
-    """
-    valid = np.isfinite(values).all(axis=0)
-    for index, value in enumerate(nodata):
-        if value is not None:
-            valid &= values[index] != np.float32(value)
-    return valid
 
 
 def _create(driver, path: str, reference, bands: int, data_type: int, nodata: float):
@@ -311,7 +299,7 @@ def _classify_block(dataset, block, bands: list[int], nodata: list[float | None]
                     codes: np.ndarray, outs: dict[str, Any]) -> tuple[np.ndarray, int]:
     """Read, predict and write one block; return (pixels per class id, valid pixels)."""
     values = read_block(dataset, block, bands)
-    valid = _valid_pixels(values, nodata)
+    valid = valid_pixels(values, nodata)
     if "mask" in outs:
         mask_band = outs["mask"].GetRasterBand(1)
         inside = read_block(outs["mask"], block, [1], np.float32)[0]

@@ -11,8 +11,9 @@ Rules shared by training and prediction (``core/blocks.py`` pads its halo the sa
   the same inputs in both.
 * A patch whose **centre** pixel is invalid is not a sample (nodata stays nodata).
 
-Patches are read strip by strip (a few hundred rows plus the halo at a time), never one
-``ReadAsArray`` per pixel, so cutting 90,000 patches takes about a second.
+Patches are read strip by strip through the block walker (``core.blocks``: full-width strips of a
+few hundred rows plus the halo), never one ``ReadAsArray`` per pixel, so cutting 90,000 patches
+takes about a second.
 
 Array layout: patches are ``(n, k, k, bands)`` (channels last, as Keras wants them);
 row ``i`` of a patch is the raster row ``row - k//2 + i``.
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .blocks import iter_blocks, read_block, valid_pixels
 from .errors import UserInputError
 
 #: The 8 symmetries of the square (dihedral group D4), as (transpose, flip rows, flip cols).
@@ -124,29 +126,6 @@ def inside(rows: np.ndarray, cols: np.ndarray, width: int, height: int) -> np.nd
     return (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
 
 
-def _read_strip(dataset, bands: list[int], y0: int, y1: int, halo: int,
-                nodata: list[float | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``[y0 - halo, y1 + halo)`` and all columns + halo, edge-padded.
-
-    Returns values float32 ``(bands, y1-y0+2h, width+2h)`` and valid bool of the same rows/cols.
-    """
-    height = dataset.RasterYSize
-    width = dataset.RasterXSize
-    r0, r1 = max(0, y0 - halo), min(height, y1 + halo)
-    values = np.empty((len(bands), r1 - r0, width), dtype=np.float32)
-    valid = np.ones((r1 - r0, width), dtype=bool)
-    for i, b in enumerate(bands):
-        arr = dataset.GetRasterBand(b).ReadAsArray(0, r0, width, r1 - r0)
-        values[i] = arr
-        valid &= np.isfinite(values[i])
-        if nodata[i] is not None:
-            valid &= arr != nodata[i]
-    pad_rows = (halo - (y0 - r0), halo - (r1 - y1))
-    values = np.pad(values, ((0, 0), pad_rows, (halo, halo)), mode="edge")
-    valid = np.pad(valid, (pad_rows, (halo, halo)), mode="edge")
-    return values, valid
-
-
 def cut_patches(raster: str | Path, rows: np.ndarray, cols: np.ndarray, patch_size: int,
                 band_names: Sequence[str] | None = None, strip_rows: int = 256) -> PatchSet:
     """Cut ``patch_size`` x ``patch_size`` patches centred on the given pixels.
@@ -193,21 +172,23 @@ def cut_patches(raster: str | Path, rows: np.ndarray, cols: np.ndarray, patch_si
     values = np.empty((n, k, k, len(bands)), dtype=np.float32)
     valid = np.empty((n, k, k), dtype=bool)
     order = np.argsort(rows, kind="stable")
+    sorted_rows = rows[order]
     offsets = np.arange(-h, h + 1)
-    start = 0
-    while start < n:
-        y0 = int(rows[order[start]])
-        y1 = min(height, y0 + max(1, int(strip_rows)))
-        stop = int(np.searchsorted(rows[order], y1, side="left"))
+    # the block walker's full-width strips with a halo of k // 2: the same edge rule and nodata
+    # rule as classification (core.blocks); strips without a sample are not read
+    for strip in iter_blocks(width, height, width, max(1, int(strip_rows)), h):
+        start, stop = np.searchsorted(sorted_rows, [strip.y_off, strip.y_off + strip.height])
+        if start == stop:
+            continue
         idx = order[start:stop]
-        strip, strip_valid = _read_strip(dataset, bands, y0, y1, h, nodata)
-        # padded coordinates: raster row r -> strip row r - y0 + h; col c -> c + h
-        rr = (rows[idx] - y0 + h)[:, None] + offsets[None, :]          # (m, k)
-        cc = (cols[idx] + h)[:, None] + offsets[None, :]               # (m, k)
-        block = strip[:, rr[:, :, None], cc[:, None, :]]               # (bands, m, k, k)
-        values[idx] = np.moveaxis(block, 0, -1)
+        strip_values = read_block(dataset, strip, bands)
+        strip_valid = valid_pixels(strip_values, nodata)
+        # padded coordinates: raster row r -> strip row r - y_off + h; col c -> c + h
+        rr = (rows[idx] - strip.y_off + h)[:, None] + offsets[None, :]       # (m, k)
+        cc = (cols[idx] + h)[:, None] + offsets[None, :]                     # (m, k)
+        cut = strip_values[:, rr[:, :, None], cc[:, None, :]]                # (bands, m, k, k)
+        values[idx] = np.moveaxis(cut, 0, -1)
         valid[idx] = strip_valid[rr[:, :, None], cc[:, None, :]]
-        start = stop
     return PatchSet(values, valid, rows, cols, names)
 
 
