@@ -22,8 +22,8 @@ dropout 0.5, softmax; L2 1e-4 on the kernels. On that fold, with k = 7: pooling 
 flatten of the last map, and the centre-pixel skip each improved all three test figures; larger
 patches (9 without pooling, 11 with 7 x 7 pooling) over-fitted more and scored lower.
 Train it without class weights (``balance="none"``; class weights lowered OA and kappa without
-raising macro F1 on that fold) and with label smoothing 0.1 (``ModelType.label_smoothing``: +0.02
-to +0.03 macro F1 and +0.00 to +0.02 OA over two seeds). The normalized difference of every band
+raising macro F1 on that fold) and with label smoothing 0.1 (``ModelType.label_smoothing``: macro
+F1 +0.004 to +0.029, mean +0.017, and OA -0.003 to +0.022 over three seeds). The normalized difference of every band
 pair can be added as input channels (``derived_features``, ``core.indices``), computed from the
 raw values before scaling. Figures: ``benchmarks/bench_patch_cnn.py`` and the README.
 Because nothing in the network depends on where the patch sits, the same layers applied
