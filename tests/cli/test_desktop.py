@@ -114,7 +114,7 @@ def test_plugin_active_from_the_profile_and_provider_registered(desktop_run):
     rows = [row.strip() for row in findings["toolbox_rows"]]
     assert rows[0] == "Land cover CNN"
     assert {"Data preparation", "Training", "Classification", "Accuracy", "Classify image",
-            "Check TensorFlow environment"} <= set(rows)
+            "Check TensorFlow environment", "Workflow", "Land cover workflow"} <= set(rows)
 
 
 @pytest.mark.slow
