@@ -5,10 +5,10 @@ are ratios, which networks of ReLU layers fed with z-scored bands approximate po
 therefore get, beside the bands, the normalized difference of every band pair (``n (n - 1) / 2``
 channels for ``n`` bands: 36 for the study's nine bands), computed from the raw values before
 z-scoring, in training and in prediction alike (trainer setting ``derived_features``). On the
-sample scene's polygon-grouped fold, with the patch CNN, they changed macro F1 by +0.01 and
-overall accuracy by -0.01 to -0.02 over three seeds (the F1 of OSM scrub, which the bands alone
-hardly tell from forest, rose in one run from 0.02 to 0.19 and not in the others), while
-training took about three times as long: an option, not the default.
+sample scene's polygon-grouped fold, with the patch CNN, three paired runs (with and without
+them) changed macro F1 by -0.021 to +0.014 and overall accuracy by -0.008 to -0.022 (the F1 of
+OSM scrub, which the bands alone hardly tell from forest, rose in one run from 0.02 to 0.19 and
+not in the others), while training took about three times as long: an option, not the default.
 
 A pair whose sum is 0 gets 0; values are clipped to [-1, 1], so that bands with negative values
 (a SAR phase, for example) cannot produce huge ratios.
