@@ -239,14 +239,10 @@ class PixelInputs:
 
 def resolve_derived(derived_features: str, model_type: str) -> str:
     """The concrete derived features: ``"auto"`` is the model type's benchmarked choice
-    (``patch_cnn.DEFAULT_DERIVED`` for the patch model, none for the per-pixel models)."""
+    (``ModelType.default_derived``)."""
     if derived_features != AUTO_DERIVED:
         return check_derived(derived_features)
-    if check_model_type(model_type).per_pixel:
-        return NO_DERIVED
-    from .patch_cnn import DEFAULT_DERIVED
-
-    return DEFAULT_DERIVED
+    return check_derived(check_model_type(model_type).default_derived)
 
 
 def make_input_provider(model_type: str, table: SampleTable, raster: str | None = None,
