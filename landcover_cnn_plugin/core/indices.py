@@ -80,6 +80,5 @@ def add_derived(values: np.ndarray, derived: str, axis: int = -1) -> np.ndarray:
         for index, (i, j) in enumerate(pairs, start=bands.shape[0]):
             total = bands[i] + bands[j]
             ratio = np.divide(bands[i] - bands[j], total, out=np.zeros_like(total), where=total != 0)
-            np.clip(ratio, -1.0, 1.0, out=out[index])
-            out[index][np.isnan(total)] = np.nan
+            np.clip(ratio, -1.0, 1.0, out=out[index])  # NaN (nodata) stays NaN through both
     return np.moveaxis(out, 0, axis)

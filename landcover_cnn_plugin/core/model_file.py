@@ -339,14 +339,12 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
                                               safe_mode=True, custom_objects=custom)
         except Exception as exc:  # Keras raises many types for a damaged archive
             raise _refuse(path, f"its network cannot be loaded ({type(exc).__name__}: {exc}).") from exc
-    n_features = n_inputs(len(metadata["feature_names"]), metadata.get("derived_features", NO_DERIVED))
-    n_classes = len(metadata["legend"]["codes"])
+    loaded = LoadedModel(network, metadata)
     input_shape = tuple(network.inputs[0].shape[1:])
     output_shape = tuple(network.outputs[0].shape[1:])
-    k = metadata["patch_size"]
     # A patch network may take any spatial size (fully convolutional): check its bands only.
-    expected_input = (n_features,) if k == 1 else input_shape[:-1] + (n_features,)
-    if input_shape != expected_input or output_shape[-1:] != (n_classes,):
+    expected_input = (loaded.n_inputs,) if loaded.patch_size == 1 else input_shape[:-1] + (loaded.n_inputs,)
+    if input_shape != expected_input or output_shape[-1:] != (loaded.n_classes,):
         raise _refuse(path, f"its network takes {input_shape} and returns {output_shape}, but the "
-                            f"metadata describes {expected_input} -> {n_classes} classes.")
-    return LoadedModel(network, metadata)
+                            f"metadata describes {expected_input} -> {loaded.n_classes} classes.")
+    return loaded
