@@ -141,15 +141,33 @@ def _worker_for(path: Path) -> int | None:
     return None
 
 
+def _wait_for_pid(find: Callable[[], int | None], timeout: float) -> int:
+    """Poll ``find`` until it returns a pid; that pid, or 0 when ``timeout`` seconds pass first."""
+    pid = 0
+
+    def found() -> bool:
+        nonlocal pid
+        pid = find() or 0
+        return pid > 0
+
+    wait_until(found, timeout=timeout)
+    return pid
+
+
+def _start_classification(big_stack: Path, output: Path) -> tuple[subprocess.Popen, int]:
+    """qgis_process classifying ``big_stack`` into ``output``, and the pid of its worker once
+    that writes its partial map (0 if it never does within 240 s)."""
+    qgis = _qgis_process_popen("landcovercnn:classifyimage", {
+        "INPUT": big_stack, "MODEL": small_model(), "OUTPUT": output, "MEMORY_MB": 16})
+    return qgis, _wait_for_pid(lambda: _worker_writing(output), timeout=240)
+
+
 @pytest.mark.slow
 def test_worker_killed_mid_classification_is_reported_and_no_map_remains(big_stack, tmp_path):
     output = tmp_path / "map.tif"
-    qgis = _qgis_process_popen("landcovercnn:classifyimage", {
-        "INPUT": big_stack, "MODEL": small_model(), "OUTPUT": output, "MEMORY_MB": 16})
-    pids: list[int] = []
-    assert wait_until(lambda: pids.append(_worker_writing(output) or 0) or pids[-1] > 0, timeout=240), \
-        "the worker never started writing"
-    os.kill(pids[-1], signal.SIGKILL)
+    qgis, worker = _start_classification(big_stack, output)
+    assert worker > 0, "the worker never started writing"
+    os.kill(worker, signal.SIGKILL)
     stdout, stderr = qgis.communicate(timeout=120)
     assert qgis.returncode != 0
     assert "killed by signal 9" in stderr, stderr
@@ -163,20 +181,17 @@ def test_worker_killed_mid_classification_is_reported_and_no_map_remains(big_sta
 def test_qgis_killed_mid_classification_worker_stops_and_no_map_remains(big_stack, tmp_path):
     """QGIS crashes (SIGKILL): the orphaned worker notices, stops and removes its partial files."""
     output = tmp_path / "map.tif"
-    qgis = _qgis_process_popen("landcovercnn:classifyimage", {
-        "INPUT": big_stack, "MODEL": small_model(), "OUTPUT": output, "MEMORY_MB": 16})
-    pids: list[int] = []
+    qgis, worker = _start_classification(big_stack, output)
     try:
-        assert wait_until(lambda: pids.append(_worker_writing(output) or 0) or pids[-1] > 0, timeout=240)
+        assert worker > 0, "the worker never started writing"
         qgis.kill()
         qgis.communicate(timeout=30)
         killed = time.monotonic()
-        assert wait_until(lambda: not process_alive(pids[-1]), timeout=30), "the worker ran on as an orphan"
+        assert wait_until(lambda: not process_alive(worker), timeout=30), "the worker ran on as an orphan"
         print(f"\nworker stopped {time.monotonic() - killed:.2f} s after QGIS was killed")
     finally:
-        for pid in pids[-1:]:
-            if pid and process_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        if worker and process_alive(worker):
+            os.kill(worker, signal.SIGKILL)
     assert files_under(tmp_path) == []
 
 
@@ -192,9 +207,10 @@ def test_ctrl_c_on_qgis_process_stops_worker_and_writes_nothing(algorithm, big_s
                "MODEL_TYPE": 1, "OUTPUT_MODEL": output})
     # Plain output: qgis_process 3.22 with --json does not act on Ctrl+C (still running after 40 s).
     qgis = _qgis_process_popen(algorithm, params, json_output=False)
-    pids: list[int] = []
+    worker = 0
     try:
-        assert wait_until(lambda: pids.append(_worker_for(output) or 0) or pids[-1] > 0, timeout=120)
+        worker = _wait_for_pid(lambda: _worker_for(output), timeout=120)
+        assert worker > 0
         # under way: the map's partial file exists / the network has trained for a while
         if algorithm.endswith("classifyimage"):
             assert wait_until(lambda: bool(partial_files(output)), timeout=240)
@@ -208,15 +224,14 @@ def test_ctrl_c_on_qgis_process_stops_worker_and_writes_nothing(algorithm, big_s
         if qgis.poll() is None:
             qgis.kill()
             qgis.communicate()
-        for pid in pids[-1:]:
-            if pid and process_alive(pid):
-                os.kill(pid, signal.SIGKILL)
+        if worker and process_alive(worker):
+            os.kill(worker, signal.SIGKILL)
     record_property(f"ctrl_c_to_exit_s_{algorithm}", round(stopped, 2))
     print(f"\n{algorithm}: Ctrl+C to qgis_process exit {stopped:.2f} s")
     assert "Canceled: the worker was stopped and no output was written." in stderr, stderr
     assert "Traceback" not in stdout + stderr
     assert stopped < CANCEL_LIMIT_S + 4  # QGIS polls its feedback, then the worker's grace period
-    assert not process_alive(pids[-1])
+    assert not process_alive(worker)
     assert files_under(tmp_path) == []
 
 
