@@ -48,6 +48,8 @@ class ModelType:
     # macro F1 by -0.021 to +0.014 and OA by -0.008 to -0.022 while tripling training time, so no
     # model type uses them by default.
     default_derived: str = "none"
+    # Mixup (core.mixup; Zhang et al. 2018): Beta(alpha, alpha) mixes of training pairs, 0 = off.
+    mixup_alpha: float = 0.0
 
 
 MODEL_TYPES: dict[str, ModelType] = {
@@ -56,7 +58,7 @@ MODEL_TYPES: dict[str, ModelType] = {
     "study_mlp": ModelType("study_mlp", "the study's Dense 512-256-128-64 network, softmax output",
                            per_pixel=True),
     "patch_cnn": ModelType("patch_cnn", "2-D CNN over a k x k patch around each pixel", per_pixel=False,
-                           default_balance="none", label_smoothing=0.1),
+                           default_balance="none", label_smoothing=0.1, mixup_alpha=0.2),
 }
 # Chosen by benchmarks/bench_models.py on the sample scene's polygon-grouped split: with the default
 # class-weight balancing (balancing.DEFAULT_BALANCE) spectral_cnn beat RandomForest-200 on overall

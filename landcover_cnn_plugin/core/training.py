@@ -26,6 +26,7 @@ from .errors import JobCanceled, UserInputError
 from .indices import AUTO_DERIVED, DERIVED_FEATURES, NO_DERIVED, add_derived, check_derived, n_inputs
 from .legend import ClassLegend
 from .metrics import compute_metrics, summary_line
+from .mixup import mixup_dataset
 from .models import DEFAULT_MODEL, MODEL_TYPES, check_model_type
 from .progress import NullReporter, Reporter
 from .scaling import ZScoreScaler
@@ -562,9 +563,16 @@ class LandcoverTrainer:
                                                    restore_best_weights=True),
                      _epoch_callback(reporter, start, stop, self.epochs, self.is_canceled, label)]
         started = time.monotonic()
-        fit = model.fit(x_train, y_train, batch_size=self.batch_size, epochs=self.epochs,
-                        validation_data=(x_val, y_val), class_weight=balanced.class_weight,
-                        shuffle=True, callbacks=callbacks, verbose=0)
+        mixup_alpha = MODEL_TYPES[self.model_type].mixup_alpha
+        if mixup_alpha:
+            batches = mixup_dataset(x_train, y_train, self.batch_size, mixup_alpha, self.seed,
+                                    balanced.class_weight)
+            fit = model.fit(batches, epochs=self.epochs, validation_data=(x_val, y_val),
+                            callbacks=callbacks, verbose=0)
+        else:
+            fit = model.fit(x_train, y_train, batch_size=self.batch_size, epochs=self.epochs,
+                            validation_data=(x_val, y_val), class_weight=balanced.class_weight,
+                            shuffle=True, callbacks=callbacks, verbose=0)
         fit_seconds = time.monotonic() - started
         history = {key: [float(v) for v in values] for key, values in fit.history.items()}
         epochs_run = len(history.get("loss", []))
@@ -594,6 +602,7 @@ class LandcoverTrainer:
                          "fit_seconds": round(run.fit_seconds, 2), "total_seconds": round(total_seconds, 2),
                          "n_dropped_rows": table.n_dropped,
                          "label_smoothing": MODEL_TYPES[self.model_type].label_smoothing,
+                         "mixup_alpha": MODEL_TYPES[self.model_type].mixup_alpha,
                          "balanced_train_counts": run.train_counts_balanced,
                          "class_weight": ({str(self.legend_.codes[k]): v for k, v in run.class_weight.items()}
                                           if run.class_weight else None)})
