@@ -23,7 +23,9 @@ flatten of the last map, and the centre-pixel skip each improved all three test 
 patches (9 without pooling, 11 with 7 x 7 pooling) over-fitted more and scored lower.
 Train it without class weights (``balance="none"``; class weights lowered OA and kappa without
 raising macro F1 on that fold) and with label smoothing 0.1 (``ModelType.label_smoothing``: macro
-F1 +0.004 to +0.029, mean +0.017, and OA -0.003 to +0.022 over three seeds). The normalized
+F1 +0.004 to +0.029, mean +0.017, and OA -0.003 to +0.022 over three seeds) and mixup
+(``ModelType.mixup_alpha`` 0.2, ``core.mixup``: on top of label smoothing, OA +0.006 to +0.017 and
+macro F1 +0.005 to +0.012 over three seeds). The normalized
 difference of every band pair can be added as input channels (``derived_features``,
 ``core.indices``), computed from the raw values before scaling. Figures:
 ``benchmarks/bench_patch_cnn.py`` and the README. L2 1e-3 instead of 1e-4 was not better over

@@ -322,7 +322,11 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
         body += ["<h2>Training curves</h2><p>Loss and accuracy per epoch on the training part and "
                  "on the validation part. Training stops when the validation loss has not improved "
                  "for 'patience' epochs; the best epoch's weights are kept. A validation curve "
-                 "far worse than the training curve means over-fitting.</p>", curves]
+                 "far worse than the training curve means over-fitting."
+                 + (" This model trained on mixup batches (pairs of training patches blended, "
+                    f"alpha {training['mixup_alpha']}): its training curve is measured on those blends, "
+                    "so it can lie below the validation curve without under-fitting."
+                    if training.get("mixup_alpha") else "") + "</p>", curves]
     if example_patches_png:
         k = metadata.get("patch_size", 1)
         data64 = base64.b64encode(example_patches_png).decode("ascii")

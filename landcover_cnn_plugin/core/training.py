@@ -567,7 +567,7 @@ class LandcoverTrainer:
         if mixup_alpha:
             batches = mixup_dataset(x_train, y_train, self.batch_size, mixup_alpha, self.seed,
                                     balanced.class_weight)
-            fit = model.fit(batches, epochs=self.epochs, validation_data=(x_val, y_val),
+            fit = model.fit(batches, epochs=self.epochs, validation_data=(x_val, y_val), shuffle=False,
                             callbacks=callbacks, verbose=0)
         else:
             fit = model.fit(x_train, y_train, batch_size=self.batch_size, epochs=self.epochs,
