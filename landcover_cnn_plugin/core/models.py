@@ -67,12 +67,13 @@ MODEL_TYPES: dict[str, ModelType] = {
 # Chosen by benchmarks/bench_models.py on the sample scene's polygon-grouped split: with the default
 # class-weight balancing (balancing.DEFAULT_BALANCE) spectral_cnn beat RandomForest-200 on overall
 # accuracy, kappa and macro F1 (0.548 / 0.448 / 0.476 vs 0.524 / 0.397 / 0.466 in one run) and
-# study_mlp on kappa and macro F1. patch_cnn (issue 7) may take over once its benchmark wins.
+# study_mlp on kappa and macro F1. It stays the default where no stack raster is given (AUTO_MODEL).
 DEFAULT_MODEL = "spectral_cnn"
 #: "auto" (the default of the train job and of trainmodel): patch_cnn when the stack raster is given,
 #: else DEFAULT_MODEL. patch_cnn won benchmarks/bench_patch_cnn.py on the grouped fold against every
-#: per-pixel model on all three figures (k=7, no balancing: 0.658 / 0.561 / 0.530 vs the best
-#: per-pixel 0.606 / 0.489 / 0.487), but it needs the raster to cut patches from.
+#: per-pixel model on all three figures (k=7, no balancing, label smoothing, mixup: 0.676 / 0.582 /
+#: 0.537; the best per-pixel figures 0.622 / 0.506 / 0.492, each from another model), but it needs
+#: the raster to cut patches from.
 AUTO_MODEL = "auto"
 PATCH_MODEL = "patch_cnn"
 
