@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patch-balance", default=PATCH_BALANCE,
                         help=f"balancing of the patch model (default {PATCH_BALANCE})")
     parser.add_argument("--derived", default="auto",
-                        help="derived inputs of the patch model (auto = normalized differences; none)")
+                        help="derived inputs of the patch model: auto (the model type's default, none), none "
+                             "or normalized_differences")
     parser.add_argument("--quick", action="store_true", help="every 4th sample, 3 epochs: a smoke run")
     parser.add_argument("--json", help="also write the rows as JSON to this file")
     args = parser.parse_args(argv)

@@ -274,8 +274,16 @@ class LoadedModel:
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[1] != len(self.feature_names):
             raise ValueError(f"expected (n, {len(self.feature_names)}) features, got {features.shape}")
-        return self._forward(self.scaler.transform(add_derived(features, self.derived_features)),
-                             batch_size)
+        return self._forward(self.network_inputs(features), batch_size)
+
+    def network_inputs(self, values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+        """Raw band values -> what the network takes: derived channels added, then z-scored.
+
+        ``values`` is channels-last ``(..., n_bands)`` (feature rows or patches); where ``valid``
+        (shape ``values.shape[:-1]``) is False the inputs are 0 (the training mean). The one rule
+        for every prediction path, as in training (``PixelInputs``, ``PatchInputs``).
+        """
+        return self.scaler.transform(add_derived(values, self.derived_features), valid)
 
     def predict_codes(self, features: np.ndarray) -> np.ndarray:
         """Most probable class code per row of ``features`` (n, n_features) -> (n,) int64."""
@@ -307,7 +315,7 @@ class LoadedModel:
         pixels = np.asarray(values, dtype=np.float32).reshape(bands, -1)[:, flat_valid].T
         out = np.zeros((rows * cols, self.n_classes), dtype=np.float32)
         if pixels.shape[0]:
-            out[flat_valid] = self._forward(self.scaler.transform(add_derived(pixels, self.derived_features)))
+            out[flat_valid] = self._forward(self.network_inputs(pixels))
         return np.ascontiguousarray(out.T.reshape(self.n_classes, rows, cols))
 
 

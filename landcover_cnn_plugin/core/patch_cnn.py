@@ -365,8 +365,7 @@ def predict_patch_block(loaded, values: np.ndarray, valid: np.ndarray) -> np.nda
         fcn = fully_convolutional(loaded.keras_model)
         loaded._patch_fcn = fcn
     valid = np.asarray(valid, dtype=bool)
-    inputs = add_derived(values, loaded.derived_features, axis=0)  # raw bands (+ derived), then scaling
-    scaled = loaded.scaler.transform(np.moveaxis(inputs, 0, -1), valid)
+    scaled = loaded.network_inputs(np.moveaxis(np.asarray(values, dtype=np.float32), 0, -1), valid)
     out = predict_block_patch(fcn, np.moveaxis(scaled, -1, 0))
     interior = valid[h:valid.shape[0] - h, h:valid.shape[1] - h]
     out[:, ~interior] = 0.0
@@ -597,5 +596,5 @@ def predict_proba_at(loaded: Any, raster: str | None, xy: np.ndarray | None,
     rows, cols = pixels_from_xy(dataset.GetGeoTransform(), xy[:, 0], xy[:, 1])
     dataset = None
     patches = cut_patches(raster, rows, cols, loaded.patch_size, loaded.feature_names)
-    inputs = loaded.scaler.transform(add_derived(patches.values, loaded.derived_features), patches.valid)
+    inputs = loaded.network_inputs(patches.values, patches.valid)
     return np.asarray(loaded.keras_model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)
