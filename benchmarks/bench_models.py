@@ -132,7 +132,7 @@ def _run_sklearn(name: str, table: Any, split: Any, legend: Any, all_features: n
 def _study_table(table: Any, seed: int) -> Any:
     """The study's data: every class resampled to 500 rows on the whole table (before splitting)."""
     from landcover_cnn_plugin.core.balancing import balance_training_rows
-    from landcover_cnn_plugin.core.training import SampleTable
+    from landcover_cnn_plugin.core.samples import SampleTable
 
     balanced = balance_training_rows(table.codes, "to_n", 500, seed)
     rows = balanced.rows
@@ -164,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         KERAS_DEFAULTS.update(epochs=5, patience=2)
 
-    from landcover_cnn_plugin.core.training import build_legend, read_samples, split_for
+    from landcover_cnn_plugin.core.samples import read_samples
+    from landcover_cnn_plugin.core.training import build_legend, split_for
     from lcnn_testing import reference_samples_csv
 
     seed = KERAS_DEFAULTS["seed"]

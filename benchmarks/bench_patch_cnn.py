@@ -84,8 +84,9 @@ def _keras_row(name: str, frame: Any, stack: str, folder: str, model_type: str, 
 def _sklearn_row(name: str, frame: Any, stack: str, folder: str, estimator: Any,
                  scale: bool) -> dict[str, Any]:
     from landcover_cnn_plugin.core.metrics import compute_metrics
+    from landcover_cnn_plugin.core.samples import read_samples
     from landcover_cnn_plugin.core.scaling import ZScoreScaler
-    from landcover_cnn_plugin.core.training import build_legend, read_samples, split_for
+    from landcover_cnn_plugin.core.training import build_legend, split_for
 
     table = read_samples(frame, "code", names_field="fclass")
     legend = build_legend(table)

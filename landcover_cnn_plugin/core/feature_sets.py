@@ -67,7 +67,8 @@ def compare_feature_sets(samples: Any, feature_sets: Sequence[Sequence[str]],
     list of dict
         One row per set with the :data:`TABLE_COLUMNS`.
     """
-    from .training import LandcoverTrainer, read_samples
+    from .samples import read_samples
+    from .training import LandcoverTrainer
 
     reporter = reporter or NullReporter()
     set_names = list(set_names or [f"set {i}" for i in range(1, len(feature_sets) + 1)])

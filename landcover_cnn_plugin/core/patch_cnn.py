@@ -392,7 +392,7 @@ class PatchInputs:
 
     Parameters
     ----------
-    table : core.training.SampleTable
+    table : core.samples.SampleTable
         Needs ``xy`` (the CSV's X, Y in the raster's CRS) and ``feature_names``.
     raster : str
         The stack the samples were extracted from.

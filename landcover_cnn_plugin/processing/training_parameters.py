@@ -20,6 +20,7 @@ from ..core.errors import UserInputError
 from ..core.indices import AUTO_DERIVED
 from ..core.indices import DERIVED_FEATURES as DERIVED_CHOICES
 from ..core.models import AUTO_MODEL, DEFAULT_MODEL, MODEL_TYPES, PATCH_MODEL
+from ..core.samples import NAME_COLUMNS
 
 # "auto" is appended last, so that the indices of the named models stay stable (the .model3 uses them).
 MODEL_TYPE_KEYS = [*MODEL_TYPES, AUTO_MODEL]
@@ -31,7 +32,6 @@ BALANCES = ["none", "class_weights", "to_n", "smote", "auto"]
 BALANCE_LABELS = ["None", "Class weights", "Resample to N per class (the study's way)",
                   "SMOTE (synthetic minority over-sampling)",
                   "Automatic: the model's benchmarked choice (class weights per pixel, none for patch_cnn)"]
-NAME_COLUMNS = ("fclass", "name", "class_name")
 # "auto" first: the default, the model type's own benchmarked choice
 DERIVED_KEYS = [AUTO_DERIVED, *DERIVED_CHOICES]
 DERIVED_LABELS = ["Automatic: the model's benchmarked choice (none at present)",

@@ -19,7 +19,8 @@ from landcover_cnn_plugin.core.model_file import (
     load_model_file,
     read_model_metadata,
 )
-from landcover_cnn_plugin.core.training import LandcoverTrainer, read_samples
+from landcover_cnn_plugin.core.samples import read_samples
+from landcover_cnn_plugin.core.training import LandcoverTrainer
 from lcnn_testing import (
     ROOT,
     STUDY_BANDS,

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     from ..errors import UserInputError
     from ..metrics import compute_metrics, format_metrics
     from ..model_file import feature_positions, load_model_file
-    from ..training import read_samples
+    from ..samples import read_samples
     from .train import write_json
 
     if args.metrics:
