@@ -412,7 +412,7 @@ class PatchInputs:
     def __init__(self, table: Any, raster: str | None, patch_size: int = DEFAULT_PATCH_SIZE,
                  derived_features: str = NO_DERIVED) -> None:
         from .errors import UserInputError
-        from .patches import check_patch_size, cut_patches, pixels_from_xy
+        from .patches import check_patch_size, cut_patches_at
 
         self.patch_size = check_patch_size(patch_size)
         self.derived_features = check_derived(derived_features)
@@ -423,15 +423,8 @@ class PatchInputs:
         if table.xy is None:
             raise UserInputError("the patch model needs the samples' X and Y columns (pixel centres in "
                                  "the raster's CRS) to find the patches; the samples have none.", "INPUT")
-        from osgeo import gdal
-
-        dataset = gdal.Open(str(raster))
-        if dataset is None:
-            raise UserInputError(f"cannot open the raster {raster}.", "RASTER")
-        rows, cols = pixels_from_xy(dataset.GetGeoTransform(), table.xy[:, 0], table.xy[:, 1])
-        dataset = None
         self.table = table
-        self.patches = cut_patches(raster, rows, cols, self.patch_size, table.feature_names)
+        self.patches = cut_patches_at(raster, table.xy, self.patch_size, table.feature_names)
         bad_centre = ~self.patches.centre_valid
         if bad_centre.any():
             raise UserInputError(f"{int(bad_centre.sum())} sample points lie on nodata pixels of the "
@@ -541,12 +534,10 @@ def training_examples_png(trainer: Any, per_class: int = 4) -> bytes | None:
 
     Cuts only the patches shown (``per_class`` per class, seeded by the trainer's seed).
     """
-    from .patches import cut_patches, pixels_from_xy
+    from .patches import cut_patches_at
 
     if getattr(trainer, "patch_size_", 1) <= 1 or not trainer.raster:
         return None
-    from osgeo import gdal
-
     table, rows = trainer.table_, np.asarray(trainer.split_.train)
     rng = np.random.default_rng(trainer.seed)
     chosen = []
@@ -554,10 +545,7 @@ def training_examples_png(trainer: Any, per_class: int = 4) -> bytes | None:
         where = rows[table.codes[rows] == code]
         chosen.append(rng.choice(where, size=min(per_class, len(where)), replace=False))
     chosen = np.sort(np.concatenate(chosen))
-    dataset = gdal.Open(str(trainer.raster))
-    r, c = pixels_from_xy(dataset.GetGeoTransform(), table.xy[chosen, 0], table.xy[chosen, 1])
-    dataset = None
-    patches = cut_patches(trainer.raster, r, c, trainer.patch_size_, table.feature_names)
+    patches = cut_patches_at(trainer.raster, table.xy[chosen], trainer.patch_size_, table.feature_names)
     return example_patches_png(patches.values, table.codes[chosen], trainer.legend_, table.feature_names,
                                per_class=per_class, seed=trainer.seed)
 
@@ -580,21 +568,14 @@ def predict_proba_at(loaded: Any, raster: str | None, xy: np.ndarray | None,
     numpy.ndarray
         float32 ``(n, n_classes)``.
     """
-    from osgeo import gdal
-
     from .errors import UserInputError
-    from .patches import cut_patches, pixels_from_xy
+    from .patches import cut_patches_at
 
     if not raster:
         raise UserInputError("a patch model needs the stack raster to cut patches at the samples.",
                              "RASTER")
     if xy is None:
         raise UserInputError("a patch model needs the samples' X and Y columns.", "SAMPLES")
-    dataset = gdal.Open(str(raster))
-    if dataset is None:
-        raise UserInputError(f"cannot open the raster {raster}.", "RASTER")
-    rows, cols = pixels_from_xy(dataset.GetGeoTransform(), xy[:, 0], xy[:, 1])
-    dataset = None
-    patches = cut_patches(raster, rows, cols, loaded.patch_size, loaded.feature_names)
+    patches = cut_patches_at(raster, xy, loaded.patch_size, loaded.feature_names)
     inputs = loaded.network_inputs(patches.values, patches.valid)
     return np.asarray(loaded.keras_model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float32)

@@ -88,7 +88,10 @@ class RasterInput:
         if isinstance(value, str) and value and os.path.isfile(value):
             from osgeo import gdal
 
-            dataset = gdal.OpenEx(value, gdal.OF_RASTER | gdal.OF_READONLY)
+            try:  # GDAL raises (core.io switches its exceptions on) or returns None
+                dataset = gdal.OpenEx(value, gdal.OF_RASTER | gdal.OF_READONLY)
+            except RuntimeError:
+                dataset = None
             if dataset is None:
                 return None
             wkt = dataset.GetProjection()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from landcover_cnn_plugin.core.blocks import block_size_for_budget, iter_blocks, read_block
+from landcover_cnn_plugin.core.io.blocks import block_size_for_budget, iter_blocks, read_block
 from lcnn_testing import reference_stack
 
 

@@ -168,13 +168,18 @@ class RasterBands:
     @classmethod
     def of(cls, dataset, names: Sequence[str] | None = None, parameter: str = "INPUT") -> RasterBands:
         """Every band of ``dataset`` (``names`` None), or the bands ``names`` match, in that order."""
-        available = band_names(dataset)
-        positions = (list(range(len(available))) if names is None
-                     else match_bands(available, names, parameter))
-        bands = [dataset.GetRasterBand(position + 1) for position in positions]
+        if names is None:
+            return cls.numbered(dataset, range(1, dataset.RasterCount + 1))
+        return cls.numbered(dataset, [position + 1 for position in
+                                      match_bands(band_names(dataset), names, parameter)])
+
+    @classmethod
+    def numbered(cls, dataset, numbers: Sequence[int]) -> RasterBands:
+        """The bands ``numbers`` (1-based) of ``dataset``, in that order."""
+        names = band_names(dataset)
+        bands = [dataset.GetRasterBand(number) for number in numbers]
         dtypes = tuple(numpy_type(band.DataType) for band in bands)
-        return cls(tuple(position + 1 for position in positions),
-                   tuple(available[position] for position in positions), dtypes,
+        return cls(tuple(numbers), tuple(names[number - 1] for number in numbers), dtypes,
                    tuple(band_nodata(band.GetNoDataValue(), dtype)
                          for band, dtype in zip(bands, dtypes, strict=True)))
 
