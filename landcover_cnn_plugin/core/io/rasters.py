@@ -10,11 +10,12 @@ The rules every raster reader of the plugin follows:
   be told), with both lists in the message. Classification, patch cutting and evaluation
   match through it.
 * **Validity** (:func:`valid_pixels`): a pixel is valid when, in every band, its value is
-  finite (not NaN, not +-inf) and differs from the band's nodata value, compared in the
-  band's own type (:func:`band_nodata`; a Float32 band's nodata is rounded to float32 first,
-  an integer band's nodata that no value of its type can take marks nothing, as in GDAL).
-  Values are read in a type that holds every band exactly (:func:`read_window`), so the
-  comparison never rounds.
+  finite (not NaN, not +-inf) and differs from the band's nodata value, compared exactly in
+  the band's own type (:func:`band_nodata`; a Float32 band's nodata is rounded to float32
+  first, an integer band's nodata that no value of its type can take marks nothing, as in
+  GDAL). Values are read in a type that holds every band exactly (:func:`read_window`), so
+  the comparison never rounds. (GDAL's own mask band also takes float values within 2 ULP of
+  the nodata value as nodata; the samples CSV has always used exact equality.)
 """
 
 from __future__ import annotations
