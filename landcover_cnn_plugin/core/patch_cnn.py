@@ -345,7 +345,7 @@ def predict_patch_block(loaded, values: np.ndarray, valid: np.ndarray) -> np.nda
         built on first use and kept on the object.
     values : numpy.ndarray
         float32 ``(bands, rows + 2h, cols + 2h)`` raw band values in ``feature_names`` order,
-        the block plus its halo, image edges replicated (``core/blocks.py``).
+        the block plus its halo, image edges replicated (``core/io/blocks.py``).
     valid : numpy.ndarray
         bool ``(rows + 2h, cols + 2h)``, False where any band is nodata.
 

@@ -167,13 +167,3 @@ def all_dihedral(patches: np.ndarray) -> np.ndarray:
     """The 8 flips/rotations of each patch: ``(n, k, k, b)`` -> ``(8 n, k, k, b)``, symmetry-major."""
     return np.concatenate([dihedral(patches, i) for i in range(8)], axis=0)
 
-
-def random_dihedral(patches: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Each patch ``(n, k, k, b)`` under one of the 8 symmetries drawn at random (seeded ``rng``)."""
-    choice = rng.integers(0, 8, size=len(patches))
-    out = np.empty_like(patches)
-    for i in range(8):
-        sel = choice == i
-        if sel.any():
-            out[sel] = dihedral(patches[sel], i)
-    return out

@@ -67,11 +67,6 @@ class Block:
     pad: tuple[tuple[int, int], tuple[int, int]]
 
     @property
-    def write_window(self) -> tuple[int, int, int, int]:
-        """``(x_off, y_off, width, height)`` of the output block."""
-        return self.x_off, self.y_off, self.width, self.height
-
-    @property
     def read_window(self) -> tuple[int, int, int, int]:
         """``(x_off, y_off, width, height)`` of the input block (clipped, without padding)."""
         return self.read_x, self.read_y, self.read_width, self.read_height

@@ -19,6 +19,7 @@ from osgeo import gdal
 from ..errors import JobCanceled, UserInputError
 from ..progress import NullReporter, Reporter
 from .grid import Grid, same_crs
+from .outputs import describe_bands
 from .rasters import open_raster
 
 #: Resampling choices, in the order of the algorithm's enum.
@@ -218,8 +219,7 @@ def stack_rasters(sources: Sequence[StackSource], grid: Grid, output_path: str, 
             if is_canceled():
                 raise JobCanceled("canceled") from None
             raise
-        for index, name in enumerate(names, start=1):
-            out.GetRasterBand(index).SetDescription(name)
+        describe_bands(out, names)
         out.FlushCache()
         out = None
     finally:
