@@ -101,8 +101,8 @@ def train_classify_assess(paths: dict[str, str], out: Path = OUT
     python = ROOT / ".venv" / "bin" / "python"
     subprocess.run([str(python), "-m", "landcover_cnn_plugin.core.quicklook", classified["OUTPUT"],
                     str(quicklook), "--title", "Land cover map, sample scene (Sentinel-2, 20 m)"],
-                   check=True, capture_output=True, env={**os.environ,
-                                                         "PYTHONPATH": str(ROOT / "build" / "plugins")})
+                   check=True, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT / "build" / "plugins"), "PYTHONSAFEPATH": "1"})
     outputs = {"model": trained["OUTPUT_MODEL"], "training_report": trained["OUTPUT_REPORT"],
                "map": classified["OUTPUT"], "confidence": classified["OUTPUT_CONFIDENCE"],
                "style": str(Path(classified["OUTPUT"]).with_suffix(".qml")),

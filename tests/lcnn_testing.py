@@ -334,7 +334,7 @@ def small_model_file() -> Path:
         code = ("import sys; from lcnn_testing import train_small_model; "
                 "train_small_model(sys.argv[1], epochs=4)")
         env = dict(os.environ, PYTHONPATH=f"{ROOT / 'build' / 'plugins'}{os.pathsep}{ROOT / 'tests'}",
-                   TF_CPP_MIN_LOG_LEVEL="2")
+                   PYTHONSAFEPATH="1", TF_CPP_MIN_LOG_LEVEL="2")
         env.pop("PYTHONHOME", None)
         proc = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code, str(path)], env=env,
                               capture_output=True, text=True)

@@ -125,6 +125,9 @@ class WorkerProcess:
         parent = str(plugin_parent_dir())
         env["PYTHONPATH"] = parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env["PYTHONUNBUFFERED"] = "1"
+        # Python >= 3.11: no current folder in front of sys.path, so the worker runs the plugin
+        # beside QGIS (PYTHONPATH), not a landcover_cnn_plugin folder that happens to be there.
+        env["PYTHONSAFEPATH"] = "1"
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env.setdefault("KERAS_BACKEND", "tensorflow")
         # QGIS sets these for its own Python; a venv interpreter must not inherit them.
