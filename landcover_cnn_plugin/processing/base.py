@@ -45,11 +45,6 @@ class FeedbackReporter:
         self.feedback.pushInfo(message)
 
 
-def processing_error(exc: UserInputError) -> QgsProcessingException:
-    """Turn a core input error into the exception Processing shows without a traceback."""
-    return QgsProcessingException(str(exc))
-
-
 class LandcoverAlgorithm(QgsProcessingAlgorithm):
     """Subclasses set ``NAME``, ``DISPLAY_NAME``, ``GROUP_ID`` and ``HELP``, declare their
     parameters in ``initAlgorithm``, check them in :meth:`check_parameters` and work in
@@ -153,8 +148,8 @@ class LandcoverAlgorithm(QgsProcessingAlgorithm):
         traceback); a cancel, of core code or of the worker, ends with a message and no output."""
         try:
             return self.process(parameters, context, feedback)
-        except UserInputError as exc:
-            raise processing_error(exc) from None
+        except UserInputError as exc:  # Processing shows the message without a traceback
+            raise QgsProcessingException(str(exc)) from None
         except JobCanceled:
             feedback.reportError(self.tr("Canceled: no output was written."))
         except WorkerCanceled:
