@@ -23,7 +23,8 @@ SAMPLE_STRIDE = 6  # every 6th labelled pixel: all classes and polygons, a sixth
 
 
 def worker_environment() -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(PLUGIN_PARENT), TF_CPP_MIN_LOG_LEVEL="2")
+    # PYTHONSAFEPATH: the packaged plugin, not the source tree in the current folder (the checkout)
+    env = dict(os.environ, PYTHONPATH=str(PLUGIN_PARENT), PYTHONSAFEPATH="1", TF_CPP_MIN_LOG_LEVEL="2")
     env.pop("PYTHONHOME", None)
     return env
 

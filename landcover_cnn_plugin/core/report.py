@@ -19,13 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .atomic import atomic_output
-
-RANDOM_SPLIT_WARNING = (
-    "A random split of pixels overstates accuracy: neighbouring pixels of one polygon are "
-    "nearly identical, so with a random split the test set holds near-copies of training "
-    "pixels and the model is tested on what it has already seen. A split by polygon keeps "
-    "every polygon wholly in training or wholly in test, which is how the map will be used: "
-    "on areas the model has never seen.")
+from .splits import RANDOM_SPLIT_WARNING
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:2em auto;

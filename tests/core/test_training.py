@@ -186,7 +186,7 @@ def test_reading_metadata_imports_no_heavy_library(model_path):
             "heavy = [n for n in ('tensorflow', 'keras', 'pandas', 'sklearn') if n in sys.modules]; "
             "print(len(m['feature_names']), heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": str(ROOT / "build" / "plugins")}).stdout
+                         env={"PYTHONPATH": str(ROOT / "build" / "plugins"), "PYTHONSAFEPATH": "1"}).stdout
     assert out.strip() == "9 []"
 
 

@@ -26,7 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
-    from ..errors import UserInputError
     from ..feature_sets import compare_feature_sets, format_table, parse_feature_sets, write_table
     from ..progress import ScaledReporter
 
@@ -39,11 +38,7 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     write_table(args.output_table, rows)
     reporter.log(format_table(rows))
     if args.report:
-        from .. import report
+        from ..report import write_comparison_report
 
-        if not hasattr(report, "write_comparison_report"):
-            raise UserInputError("this build has no comparison report; leave the report output empty.",
-                                 "REPORT")
-        report.write_comparison_report(args.report, rows, {"samples": args.samples,
-                                                           **trainer_settings(args)})
+        write_comparison_report(args.report, rows, {"samples": args.samples, **trainer_settings(args)})
     return {"output_table": args.output_table, "report": args.report, "rows": rows}

@@ -1,74 +1,41 @@
-"""Helpers shared by the data preparation algorithms (QGIS side; the work is in core.sampling).
+"""Layers in and out on the QGIS side: what QGIS must read (project layers, any provider,
+reprojection on the fly) before core takes over with GDAL/OGR and NumPy.
 
-Field and CRS checks with messages that name the parameter, reading training polygons
-into :class:`~landcover_cnn_plugin.core.io.rasterize.LabelPolygons` (reprojected by QGIS),
-and handing a point layer to OGR without a Python loop over the points.
+Rasters are described without a renderer (:class:`RasterInput`), training polygons and
+reference features are read into arrays in the target CRS, and point or polygon layers are
+handed to OGR as files (a temporary GeoPackage when the layer is not one already).
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from qgis.core import (
     QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
     QgsFeatureRequest,
     QgsFeatureSource,
-    QgsProcessing,
     QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeatureSourceDefinition,
     QgsProcessingFeedback,
-    QgsProcessingParameterFeatureSource,
-    QgsProcessingParameterField,
     QgsProcessingUtils,
     QgsProperty,
     QgsProviderRegistry,
     QgsRasterLayer,
     QgsRectangle,
+    QgsVectorFileWriter,
     QgsVectorLayer,
 )
 from qgis.PyQt.QtCore import QVariant
 
-from ..core.atomic import PARTIAL_MARK, partial_path, remove_partial_files
 from ..core.errors import JobCanceled, UserInputError
 from ..core.io.rasterize import LabelPolygons
-from .base import processing_error
-
-INTEGER_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong)
-INTEGER_HINT = ("Class codes and group ids must be integer fields (Integer or Integer64); convert a text or "
-                "decimal field with Vector table > Refactor fields.")
-
-
-def add_polygon_parameters(algorithm, polygons: str, field: str, name_field: str | None = None) -> None:
-    """Declare the training polygons, their integer class code field and an optional name field."""
-    algorithm.addParameter(QgsProcessingParameterFeatureSource(
-        polygons, algorithm.tr("Training polygons"), [QgsProcessing.TypeVectorPolygon]))
-    algorithm.addParameter(QgsProcessingParameterField(
-        field, algorithm.tr("Class code field (integer)"), parentLayerParameterName=polygons,
-        type=QgsProcessingParameterField.Numeric))
-    if name_field:
-        algorithm.addParameter(QgsProcessingParameterField(
-            name_field, algorithm.tr("Class name field"), parentLayerParameterName=polygons, optional=True))
-
-
-class FeedbackReporter:
-    """core ``Reporter`` on a Processing feedback (progress in percent, log lines)."""
-
-    def __init__(self, feedback: QgsProcessingFeedback) -> None:
-        self.feedback = feedback
-
-    def progress(self, percent: float) -> None:
-        self.feedback.setProgress(percent)
-
-    def log(self, message: str) -> None:
-        self.feedback.pushInfo(message)
+from ..core.io.rasters import band_names, open_raster
 
 
 class RasterInput:
@@ -142,106 +109,6 @@ def raster_inputs(algorithm, parameters: dict[str, Any], name: str,
         layers = algorithm.parameterAsLayerList(parameters, name, context)
         return [RasterInput.from_value(layer) for layer in layers]
     return [RasterInput.from_value(value, context=context) for value in values]
-
-
-def integer_field_problem(source: QgsFeatureSource | None, field_name: str, parameter: str,
-                          layer_parameter: str) -> str | None:
-    """Message when ``field_name`` is missing from ``source`` or not an integer field, else None."""
-    if source is None:
-        return None
-    if not field_name:
-        return f"{parameter}: choose the integer class code field of {layer_parameter}."
-    index = source.fields().lookupField(field_name)
-    if index < 0:
-        names = ", ".join(source.fields().names())
-        return (f"{parameter}: {layer_parameter} has no field '{field_name}' (its fields: {names}). "
-                "Choose the integer class code field.")
-    field = source.fields().at(index)
-    if field.type() not in INTEGER_TYPES:
-        return (f"{parameter}: the field '{field_name}' is of type {field.typeName()}, not integer. "
-                + INTEGER_HINT)
-    return None
-
-
-def field_exists_problem(source: QgsFeatureSource | None, field_name: str, parameter: str,
-                         layer_parameter: str) -> str | None:
-    if source is None or not field_name:
-        return None
-    if source.fields().lookupField(field_name) < 0:
-        names = ", ".join(source.fields().names())
-        return f"{parameter}: {layer_parameter} has no field '{field_name}' (its fields: {names})."
-    return None
-
-
-def crs_problem(crs: QgsCoordinateReferenceSystem, what: str, parameter: str) -> str | None:
-    if not crs.isValid():
-        return (f"{parameter}: {what} has no coordinate reference system; assign one "
-                "(Raster > Projections > Assign Projection, or the layer's properties) and run again.")
-    return None
-
-
-def output_folder_problem(path: str, parameter: str) -> str | None:
-    from ..core.atomic import check_output_folder
-
-    if not path or path.startswith(("memory:", "postgres:", "ogr:")):
-        return None
-    try:
-        check_output_folder(path, parameter)
-    except UserInputError as exc:
-        return str(exc)
-    return None
-
-
-def check_polygons_and_grid(algorithm, parameters: dict[str, Any], context: QgsProcessingContext,
-                            polygons: str, field: str, name_field: str | None, raster: str | None,
-                            output: str | None, kind: str = "polygon") -> str | None:
-    """Shared ``checkParameterValues`` of the data preparation algorithms: the first problem found, or None.
-
-    Checks the polygon layer (present, not empty, has a CRS), its integer class field and
-    optional name field, the raster's CRS, that the polygons' extent meets the raster's
-    (after reprojection) and that the output folder is writable.
-    """
-    source = algorithm.parameterAsSource(parameters, polygons, context)
-    if source is None:
-        return f"{polygons}: choose a {kind} layer."
-    if source.featureCount() == 0:
-        return f"{polygons}: the {kind} layer has no features; choose a layer with training {kind}s."
-    problem = (crs_problem(source.sourceCrs(), f"the {kind} layer", polygons)
-               or integer_field_problem(source, algorithm.parameterAsString(parameters, field, context),
-                                        field, polygons))
-    if not problem and name_field:
-        problem = field_exists_problem(source, algorithm.parameterAsString(parameters, name_field, context),
-                                       name_field, polygons)
-    if not problem and raster and parameters.get(raster) not in (None, ""):
-        layer = raster_input(algorithm, parameters, raster, context)
-        if layer is None:
-            return (f"{raster}: cannot open the raster {parameters.get(raster)}; "
-                    "choose a raster layer or file.")
-        problem = crs_problem(layer.crs(), "the raster", raster)
-        if not problem:
-            problem = extent_overlap_problem(source, layer, context, polygons, raster, kind)
-    if not problem and output:
-        path = (algorithm.parameterAsOutputLayer(parameters, output, context)
-                or algorithm.parameterAsFileOutput(parameters, output, context))
-        problem = output_folder_problem(path, output)
-    return problem
-
-
-def extent_overlap_problem(source: QgsFeatureSource, raster: RasterInput, context: QgsProcessingContext,
-                           polygons: str, raster_parameter: str, kind: str = "polygon") -> str | None:
-    """Message when the polygons' extent (reprojected) misses the raster's extent."""
-    from qgis.core import QgsCoordinateTransform
-
-    try:
-        transform = QgsCoordinateTransform(source.sourceCrs(), raster.crs(), context.transformContext())
-        extent = transform.transformBoundingBox(source.sourceExtent())
-    except Exception:  # a failed transform is reported by the feature reader later
-        return None
-    if not extent.intersects(raster.extent()):
-        return (f"{polygons}: no {kind} overlaps the raster {raster_parameter} ({kind}s "
-                f"{extent.toString(0)} vs raster {raster.extent().toString(0)} in {raster.crs().authid()}); "
-                f"choose {kind}s and a raster of the same area.")
-    return None
 
 
 def read_label_polygons(source: QgsFeatureSource, field_name: str, name_field: str | None,
@@ -327,42 +194,94 @@ def point_layer_for_ogr(algorithm, parameters: dict[str, Any], name: str, crs: Q
     return result["OUTPUT"], None
 
 
-def run_core(function: Callable[[], Any], feedback: QgsProcessingFeedback) -> Any:
-    """Call core work: input errors become Processing errors, cancel returns None."""
-    try:
-        return function()
-    except UserInputError as exc:
-        raise processing_error(exc) from None
-    except JobCanceled:
-        feedback.reportError("Canceled: no output was written.")
-        return None
-
-
-@contextmanager
-def atomic_files(final_path: str) -> Iterator[str]:
-    """Like ``atomic_output`` for formats that write side-car files (Shapefile .dbf, .shx...).
-
-    Every file named like the partial file is renamed to the final name on success and
-    deleted on failure.
-    """
-    tmp = partial_path(final_path)
-    tmp_stem = os.path.splitext(tmp)[0]
-    final_stem = os.path.splitext(final_path)[0]
-    try:
-        yield tmp
-        for path in sorted(glob.glob(glob.escape(tmp_stem) + ".*")):
-            os.replace(path, final_stem + path[len(tmp_stem):])
-    except BaseException:
-        remove_partial_files(final_path)
-        raise
-
-
 def vector_driver(path: str) -> str:
-    from qgis.core import QgsVectorFileWriter
-
+    """The OGR driver QGIS writes for a file name (by extension; GeoPackage when unknown)."""
     return QgsVectorFileWriter.driverForExtension(Path(path).suffix.lstrip(".")) or "GPKG"
 
 
-__all__ = ["PARTIAL_MARK", "FeedbackReporter", "atomic_files", "crs_problem", "field_exists_problem",
-           "integer_field_problem", "output_folder_problem", "point_layer_for_ogr",
-           "read_label_polygons", "run_core", "vector_driver"]
+def raster_band_names(layer: QgsRasterLayer) -> list[str]:
+    """Band names of a raster layer's file as classification matches them (``core.io.rasters``)."""
+    try:
+        return band_names(open_raster(layer.source()))
+    except UserInputError:  # not a file GDAL opens (a provider QGIS reads itself)
+        return [layer.bandName(i) for i in range(1, layer.bandCount() + 1)]
+
+
+def export_mask(mask_layer, raster_layer: QgsRasterLayer, context: QgsProcessingContext,
+                feedback: QgsProcessingFeedback) -> str:
+    """A file GDAL can read for a mask: the raster's own file, or polygons exported to a
+    temporary GeoPackage in the raster's CRS (any provider, selection ignored)."""
+    if isinstance(mask_layer, QgsRasterLayer):
+        return mask_layer.source()
+    path = os.path.join(QgsProcessingUtils.tempFolder(), f"mask_{os.getpid()}_{id(mask_layer)}.gpkg")
+    options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    options.ct = QgsCoordinateTransform(mask_layer.crs(), raster_layer.crs(), context.transformContext())
+    error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(
+        mask_layer, path, context.transformContext(), options)
+    if error != QgsVectorFileWriter.NoError:
+        raise QgsProcessingException(f"MASK: cannot export the mask polygons ({message}).")
+    feedback.pushDebugInfo(f"Mask polygons exported to {path}")
+    return path
+
+
+def read_reference_points(source: QgsFeatureSource, field: str, transform: QgsCoordinateTransform,
+                          feedback: QgsProcessingFeedback) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, y (in the transform's destination CRS) and int64 class codes of every point with a code."""
+    xs, ys, codes = [], [], []
+    total = source.featureCount() or 0
+    step = 100.0 / total if total > 0 else 0
+    request = QgsFeatureRequest().setSubsetOfAttributes([field], source.fields())
+    for index, feature in enumerate(source.getFeatures(request)):
+        if feedback.isCanceled():
+            raise JobCanceled("canceled")
+        value = feature[field]
+        geometry = feature.geometry()
+        if geometry.isEmpty() or value is None:
+            continue
+        geometry.transform(transform)
+        for point in geometry.asMultiPoint() if geometry.isMultipart() else [geometry.asPoint()]:
+            xs.append(point.x())
+            ys.append(point.y())
+            codes.append(int(value))
+        feedback.setProgress(0.1 * index * step)
+    return np.asarray(xs), np.asarray(ys), np.asarray(codes, dtype=np.int64)
+
+
+def export_reference_polygons(source: QgsFeatureSource, field: str, transform: QgsCoordinateTransform,
+                              crs: QgsCoordinateReferenceSystem, path: str,
+                              feedback: QgsProcessingFeedback) -> str:
+    """Reference polygons with a positive code, in ``crs``, as a GeoPackage layer 'reference'
+    with the fields 'code' and 'area' (what ``core.io.rasterize.rasterize_reference`` burns)."""
+    from osgeo import ogr, osr
+
+    driver = ogr.GetDriverByName("GPKG")
+    if os.path.exists(path):
+        driver.DeleteDataSource(path)
+    dataset = driver.CreateDataSource(path)
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(crs.toWkt())
+    out = dataset.CreateLayer("reference", srs, ogr.wkbMultiPolygon)
+    out.CreateField(ogr.FieldDefn("code", ogr.OFTInteger64))
+    out.CreateField(ogr.FieldDefn("area", ogr.OFTReal))
+    total = source.featureCount() or 0
+    step = 10.0 / total if total > 0 else 0
+    request = QgsFeatureRequest().setSubsetOfAttributes([field], source.fields())
+    out.StartTransaction()
+    for index, feature in enumerate(source.getFeatures(request)):
+        if feedback.isCanceled():
+            raise JobCanceled("canceled")
+        value = feature[field]
+        geometry = feature.geometry()
+        if geometry.isEmpty() or value is None or int(value) <= 0:
+            continue
+        geometry.transform(transform)
+        ogr_feature = ogr.Feature(out.GetLayerDefn())
+        ogr_feature.SetField("code", int(value))
+        ogr_feature.SetField("area", geometry.area())
+        ogr_feature.SetGeometry(ogr.CreateGeometryFromWkb(bytes(geometry.asWkb())))
+        out.CreateFeature(ogr_feature)
+        feedback.setProgress(index * step)
+    out.CommitTransaction()
+    dataset = None
+    return path
