@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .atomic import atomic_output
+from .models import FAMILIES
 
 RANDOM_SPLIT_WARNING = (
     "A random split of pixels overstates accuracy: neighbouring pixels of one polygon are "
@@ -254,13 +255,6 @@ def _key_value_table(items: Mapping[str, Any]) -> str:
     return f"<table>{rows}</table>"
 
 
-MODEL_DESCRIPTIONS = {
-    "study_mlp": "the study's dense network (512-256-128-64 units, softmax output), one pixel at a time",
-    "spectral_cnn": "a 1-D convolutional network along the band axis, one pixel at a time",
-    "patch_cnn": "a 2-D convolutional network that looks at a square patch around each pixel",
-}
-
-
 def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, Any],
                           example_patches_png: bytes | None = None) -> str:
     """Write the training report of a model (its model-file metadata, see docs/DESIGN.md).
@@ -274,7 +268,7 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
         (with ``counts``), ``metrics`` (test part), ``history``, ``versions``, ``created``;
         missing parts are left out of the report.
     example_patches_png : bytes, optional
-        PNG of example training patches per class (``core.patch_cnn.training_examples_png``),
+        PNG of example training patches per class (``ModelFamily.example_figure``),
         shown for patch models.
 
     Returns
@@ -292,7 +286,8 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
     if metadata.get("patch_size", 1) == 1:
         training.pop("patch_size", None)  # per-pixel model: the patch size does not apply
     data = {
-        "Model type": f"{model_type}: {MODEL_DESCRIPTIONS.get(model_type, '')}".strip(": "),
+        "Model type": f"{model_type}: {FAMILIES[model_type].description}" if model_type in FAMILIES
+                      else model_type,
         "Features (bands, in order)": ", ".join(metadata.get("feature_names", [])),
         "Patch size (pixels)": metadata.get("patch_size") if metadata.get("patch_size", 1) > 1 else None,
         "Derived inputs": (f"{metadata['derived_features'].replace('_', ' ')} of every band pair, "
