@@ -35,15 +35,11 @@ h1{font-size:1.6em;border-bottom:2px solid #2e7d32;padding-bottom:.2em}
 h2{font-size:1.25em;margin-top:1.6em;color:#2e7d32}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th{background:#f1f5f1}
-td.l,th.l{text-align:left}
+th{background:#f1f5f1} td.l,th.l{text-align:left}
 .swatch{display:inline-block;width:1.1em;height:1.1em;border:1px solid #555;vertical-align:middle}
-.big{font-size:1.15em}
-.note{background:#fff8e1;border-left:4px solid #f9a825;padding:.5em .8em}
+.big{font-size:1.15em} .note{background:#fff8e1;border-left:4px solid #f9a825;padding:.5em .8em}
 .ok{background:#e8f5e9;border-left:4px solid #2e7d32;padding:.5em .8em}
-img{max-width:100%}
-td.diag{background:#e8f5e9;font-weight:bold}
-.small{color:#666;font-size:.85em}
+img{max-width:100%} td.diag{background:#e8f5e9;font-weight:bold} .small{color:#666;font-size:.85em}
 """
 
 

@@ -184,6 +184,9 @@ class ModelFamily(ABC):
     #: Name of the network's file inside the model file (e.g. "model.keras").
     network_member: ClassVar[str]
 
+    def __repr__(self) -> str:
+        return f"<model family {self.name!r}>"
+
     # --- training ---------------------------------------------------------------------------
     def settings_problem(self, settings: Any) -> UserInputError | None:
         """Why this family cannot train with ``settings`` (naming the parameter), or None."""
