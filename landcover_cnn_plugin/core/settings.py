@@ -22,6 +22,7 @@ from .indices import AUTO_DERIVED, DERIVED_FEATURES
 from .models import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PATCH_MODEL, MODEL_CHOICES, auto_model_type
 from .models import family as model_family
 from .models.base import ModelFamily
+from .models.patch_cnn import DEFAULT_PATCH_SIZE
 from .splits import SPLIT_PROTOCOLS
 
 
@@ -130,7 +131,7 @@ class TrainingSettings:
         None, parameter="RASTER", kind="raster", optional=True,
         label="Stack raster the samples come from (patch_cnn)",
         help="stack GeoTIFF, needed by patch_cnn (patches are cut at the samples' X, Y)")
-    patch_size: int = _setting(7, parameter="PATCH_SIZE", minimum=3, maximum=31,
+    patch_size: int = _setting(DEFAULT_PATCH_SIZE, parameter="PATCH_SIZE", minimum=3, maximum=31,
                                label="Patch size (pixels, odd; patch_cnn only)",
                                help="patch side in pixels for patch_cnn (odd)")
     split: str = _setting(
