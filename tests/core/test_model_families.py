@@ -28,6 +28,17 @@ def test_registry_lists_each_family_once_at_its_position():
             assert family.description and family.network_member
 
 
+def test_families_refuse_settings_they_cannot_train_with():
+    from landcover_cnn_plugin.core.settings import TrainingSettings
+
+    smote = TrainingSettings(balance="smote")
+    for family in FAMILIES.values():
+        problem = family.settings_problem(smote)
+        assert (problem is not None) == family.uses_patches  # SMOTE interpolates pixels, not patches
+        if problem is not None:
+            assert problem.parameter == "BALANCE" and "per-pixel" in problem.message
+
+
 @pytest.fixture(scope="module", params=list(FAMILIES))
 def fitted(request, tmp_path_factory):
     from landcover_cnn_plugin.core.model_file import load_model_file

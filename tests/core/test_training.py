@@ -166,12 +166,14 @@ BROKEN_FILES = {
     "extra class": lambda src, dst: _rewrite(src, dst, _edit(lambda m: m["legend"].update(
         codes=m["legend"]["codes"] + [9999], names=None, colors=None))),
     "unknown model type": lambda src, dst: _rewrite(src, dst, _edit(lambda m: m.update(model_type="svm"))),
+    "per-pixel with patches": lambda src, dst: _rewrite(src, dst, _edit(lambda m: m.update(patch_size=3))),
 }
 PROBLEM = {"random bytes": "zip", "renamed GeoTIFF": "zip", "truncated": "zip",
            "no metadata": "metadata.json",
            "no network": "model.keras", "malformed JSON": "JSON", "newer format": "update",
            "scaler length": "scaler", "extra feature": "takes", "extra class": "takes",
            "unknown model type": "model type", "unknown derived": "derived features",
+           "per-pixel with patches": "works per pixel but the patch size is 3",
            "derived, scaler length": "45 network inputs"}
 
 
