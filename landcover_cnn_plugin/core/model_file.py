@@ -16,7 +16,6 @@ import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -151,25 +150,6 @@ def read_model_metadata(path: str | os.PathLike) -> dict[str, Any]:
     if network_member not in members:
         raise _refuse(path, f"it lacks {network_member}.")
     return metadata
-
-
-def feature_positions(model_features: Sequence[str], available: Sequence[str], parameter: str,
-                      what: str = "the input") -> list[int]:
-    """Positions in ``available`` of the model's features, in the model's order.
-
-    Raises
-    ------
-    UserInputError
-        (``parameter``) a model feature is missing, with both lists in the message.
-    """
-    available = list(available)
-    missing = [name for name in model_features if name not in available]
-    if missing:
-        raise UserInputError(
-            f"the model was trained on the features {list(model_features)}, but {what} has "
-            f"{available}: {missing} missing. Use input with the same band names, or train a "
-            "model on these features.", parameter)
-    return [available.index(name) for name in model_features]
 
 
 def save_model_file(path: str | os.PathLike, network: Any, metadata: dict[str, Any]) -> str:

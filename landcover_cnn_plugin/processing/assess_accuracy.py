@@ -18,9 +18,10 @@ from qgis.core import (
     QgsWkbTypes,
 )
 
-from ..core.accuracy import count_pairs_points, count_pairs_rasters, rasterize_reference, write_pairs_csv
+from ..core.accuracy import count_pairs_points, count_pairs_rasters, write_pairs_csv
 from ..core.atomic import check_output_folder
 from ..core.errors import JobCanceled, UserInputError
+from ..core.io.rasterize import rasterize_reference
 from .base import LandcoverAlgorithm, processing_error
 
 

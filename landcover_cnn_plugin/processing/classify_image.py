@@ -20,21 +20,19 @@ from qgis.core import (
 )
 
 from ..core.atomic import check_output_folder
-from ..core.classify import match_bands
 from ..core.errors import UserInputError
+from ..core.io.rasters import band_names, match_bands, open_raster
 from ..core.model_file import read_model_metadata
 from ..core.styles import qml_path_for
 from .base import LandcoverAlgorithm, processing_error
 
 
 def raster_band_names(layer: QgsRasterLayer) -> list[str]:
-    """Band descriptions of a raster layer's file (as GDAL reads them), in band order."""
-    from osgeo import gdal
-
-    dataset = gdal.Open(layer.source())
-    if dataset is None:
+    """Band names of a raster layer's file as classification matches them (``core.io.rasters``)."""
+    try:
+        return band_names(open_raster(layer.source()))
+    except UserInputError:  # not a file GDAL opens (a provider QGIS reads itself)
         return [layer.bandName(i) for i in range(1, layer.bandCount() + 1)]
-    return [dataset.GetRasterBand(i).GetDescription() for i in range(1, dataset.RasterCount + 1)]
 
 
 class ApplyClassStyle(QgsProcessingLayerPostProcessorInterface):

@@ -1,7 +1,7 @@
 """Helpers shared by the data preparation algorithms (QGIS side; the work is in core.sampling).
 
 Field and CRS checks with messages that name the parameter, reading training polygons
-into :class:`~landcover_cnn_plugin.core.sampling.LabelPolygons` (reprojected by QGIS),
+into :class:`~landcover_cnn_plugin.core.io.rasterize.LabelPolygons` (reprojected by QGIS),
 and handing a point layer to OGR without a Python loop over the points.
 """
 
@@ -38,7 +38,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..core.atomic import PARTIAL_MARK, partial_path, remove_partial_files
 from ..core.errors import JobCanceled, UserInputError
-from ..core.sampling import LabelPolygons
+from ..core.io.rasterize import LabelPolygons
 from .base import processing_error
 
 INTEGER_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong)
@@ -88,7 +88,10 @@ class RasterInput:
         if isinstance(value, str) and value and os.path.isfile(value):
             from osgeo import gdal
 
-            dataset = gdal.OpenEx(value, gdal.OF_RASTER | gdal.OF_READONLY)
+            try:  # GDAL raises (core.io switches its exceptions on) or returns None
+                dataset = gdal.OpenEx(value, gdal.OF_RASTER | gdal.OF_READONLY)
+            except RuntimeError:
+                dataset = None
             if dataset is None:
                 return None
             wkt = dataset.GetProjection()

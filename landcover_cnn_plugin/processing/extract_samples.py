@@ -12,8 +12,10 @@ from qgis.core import (
 
 from ..core.atomic import atomic_output
 from ..core.errors import UserInputError
+from ..core.io.rasterize import PolygonRasterizer
+from ..core.io.rasters import raster_grid
 from ..core.progress import ScaledReporter
-from ..core.sampling import Grid, PolygonRasterizer, extract_samples_to_csv
+from ..core.sampling import extract_samples_to_csv
 from .base import LandcoverAlgorithm
 from .data_preparation import (
     FeedbackReporter,
@@ -93,7 +95,7 @@ class ExtractSamplesAlgorithm(LandcoverAlgorithm):
         def work():
             polygons = read_label_polygons(source, field, name_field, raster.crs(), context, feedback,
                                            parameter=self.POLYGONS)
-            rasterizer = PolygonRasterizer(polygons, Grid.from_path(raster.source(), self.RASTER),
+            rasterizer = PolygonRasterizer(polygons, raster_grid(raster.source(), self.RASTER),
                                            inset=self.parameterAsDouble(parameters, self.INSET, context))
             rasterizer.require_overlap(self.POLYGONS)
             with atomic_output(output) as tmp:

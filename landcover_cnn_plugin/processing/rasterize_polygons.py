@@ -10,8 +10,9 @@ from qgis.core import (
 )
 
 from ..core.atomic import atomic_output
+from ..core.io.rasterize import PolygonRasterizer, rasterize_codes
+from ..core.io.rasters import raster_grid
 from ..core.progress import ScaledReporter
-from ..core.sampling import Grid, PolygonRasterizer, rasterize_codes
 from .base import LandcoverAlgorithm
 from .data_preparation import (
     FeedbackReporter,
@@ -72,7 +73,7 @@ class RasterizePolygonsAlgorithm(LandcoverAlgorithm):
         all_touched = self.parameterAsBoolean(parameters, self.ALL_TOUCHED, context)
 
         def work():
-            grid = Grid.from_path(reference.source(), self.REFERENCE)
+            grid = raster_grid(reference.source(), self.REFERENCE)
             polygons = read_label_polygons(source, field, None, reference.crs(), context, feedback)
             rasterizer = PolygonRasterizer(polygons, grid, all_touched=all_touched)
             rasterizer.require_overlap(self.INPUT)

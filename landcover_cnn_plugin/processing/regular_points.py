@@ -16,8 +16,12 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
+from ..core.io.grid import Grid
+from ..core.io.rasterize import PolygonRasterizer
+from ..core.io.rasters import raster_grid
+from ..core.io.vectors import csv_points_to_vector
 from ..core.progress import ScaledReporter
-from ..core.sampling import Grid, PolygonRasterizer, csv_points_to_vector, write_points_csv
+from ..core.sampling import write_points_csv
 from .base import LandcoverAlgorithm
 from .data_preparation import (
     FeedbackReporter,
@@ -117,7 +121,7 @@ class RegularPointsAlgorithm(LandcoverAlgorithm):
         def work():
             polygons = read_label_polygons(source, field, name_field, crs, context, feedback)
             if reference is not None:
-                grid = Grid.from_path(reference.source(), self.REFERENCE)
+                grid = raster_grid(reference.source(), self.REFERENCE)
             else:
                 spacing = self.parameterAsDouble(parameters, self.SPACING, context)
                 box = source.sourceExtent()

@@ -17,8 +17,8 @@ from qgis.core import (
 )
 
 from ..core.atomic import atomic_output
-from ..core.sampling import Grid
-from ..core.stacking import RESAMPLING_METHODS, StackSource, grid_from_pixel_size, stack_rasters
+from ..core.io.rasters import raster_grid
+from ..core.io.stacking import RESAMPLING_METHODS, StackSource, grid_from_pixel_size, stack_rasters
 from .base import LandcoverAlgorithm
 from .data_preparation import (
     FeedbackReporter,
@@ -141,7 +141,7 @@ class StackRastersAlgorithm(LandcoverAlgorithm):
         def work():
             sources = [StackSource.open(layer.source(), self.INPUT) for layer in layers]
             if reference is not None:
-                grid = Grid.from_path(reference.source(), self.REFERENCE)
+                grid = raster_grid(reference.source(), self.REFERENCE)
             else:
                 crs = self.parameterAsCrs(parameters, self.CRS, context)
                 crs = crs if crs.isValid() else layers[0].crs()

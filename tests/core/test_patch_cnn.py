@@ -106,8 +106,8 @@ def test_training_labels_come_from_training_polygons_only(trained):
     time); what must never happen is a training *label* from a test polygon.
     """
     from landcover_cnn_plugin.core.indices import add_derived
+    from landcover_cnn_plugin.core.io.grid import Grid
     from landcover_cnn_plugin.core.models.patch import PatchInputs
-    from landcover_cnn_plugin.core.patches import pixels_from_xy
 
     trainer, _ = trained
     table, split = trainer.table_, trainer.split_
@@ -122,7 +122,7 @@ def test_training_labels_come_from_training_polygons_only(trained):
     # independent check with the GDAL-rasterized polygon ids: centre pixels lie in training polygons
     ids_ds = gdal.Open(str(reference_polygon_ids()))
     ids = ids_ds.ReadAsArray()
-    rows, cols = pixels_from_xy(ids_ds.GetGeoTransform(), table.xy[split.train, 0], table.xy[split.train, 1])
+    rows, cols, _ = Grid.from_dataset(ids_ds).pixel_of(table.xy[split.train, 0], table.xy[split.train, 1])
     centre_polygons = set(np.unique(ids[rows, cols]).tolist())
     test_polygons = set(np.unique(table.groups[split.test]).tolist())
     assert centre_polygons == set(np.unique(table.groups[split.train]).tolist())
@@ -163,8 +163,8 @@ def test_blockwise_fully_convolutional_equals_per_patch(trained, tmp_path, stack
     Small blocks (40 x 48) put seams inside the window; the window holds the real image's top
     and right edges (edge replication) and nodata holes (filled with the training mean).
     """
-    from landcover_cnn_plugin.core.blocks import iter_blocks, read_block
     from landcover_cnn_plugin.core.indices import add_derived
+    from landcover_cnn_plugin.core.io.blocks import iter_blocks, read_block
     from landcover_cnn_plugin.core.patches import cut_patches
 
     _, loaded = trained
@@ -175,7 +175,7 @@ def test_blockwise_fully_convolutional_equals_per_patch(trained, tmp_path, stack
     blocks = list(iter_blocks(128, 120, 48, 40, halo=loaded.halo))
     assert len(blocks) == 9
     for block in blocks:
-        values = read_block(dataset, block)
+        values = read_block(dataset, block, dtype=np.float32)
         valid = (values != 0).all(axis=0)
         blockwise[:, block.y_off:block.y_off + block.height, block.x_off:block.x_off + block.width] = \
             loaded.predict_block(values, valid)

@@ -15,7 +15,6 @@ import pytest
 from landcover_cnn_plugin.core.errors import UserInputError
 from landcover_cnn_plugin.core.model_file import (
     FORMAT_VERSION,
-    feature_positions,
     load_model_file,
     read_model_metadata,
 )
@@ -185,16 +184,6 @@ def test_broken_model_files_are_refused_clearly(model_path, tmp_path, case):
         load_model_file(broken)
     assert info.value.parameter == "MODEL"
     assert PROBLEM[case] in info.value.message and str(broken) in info.value.message
-
-
-def test_other_feature_names_are_refused(model_path):
-    metadata = read_model_metadata(model_path)
-    others = ["B02", *STUDY_BANDS[1:]]
-    with pytest.raises(UserInputError, match=r"B03.*missing") as info:
-        feature_positions(metadata["feature_names"], others, "INPUT", "the raster")
-    assert "B02" in info.value.message and info.value.parameter == "INPUT"
-    assert feature_positions(metadata["feature_names"], list(reversed(STUDY_BANDS)), "INPUT") == \
-        list(range(len(STUDY_BANDS)))[::-1]
 
 
 def test_reading_metadata_imports_no_heavy_library(model_path):

@@ -27,8 +27,9 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     import pandas as pd
 
     from ..errors import UserInputError
+    from ..io.rasters import match_bands
     from ..metrics import compute_metrics, format_metrics
-    from ..model_file import feature_positions, load_model_file
+    from ..model_file import load_model_file
     from ..samples import read_samples
     from .train import write_json
 
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
         columns = [str(c) for c in pd.read_csv(args.samples, nrows=0).columns]
     except (OSError, ValueError) as exc:
         raise UserInputError(f"cannot read {args.samples} as a CSV file: {exc}", "SAMPLES") from exc
-    feature_positions(model.feature_names, columns, "SAMPLES", "the samples")
+    match_bands(columns, model.feature_names, "SAMPLES", "the samples")
     table = read_samples(args.samples, label, model.feature_names, group=None, names_field=None,
                          reporter=reporter, min_classes=1, min_per_class=1)
     known = np.isin(table.codes, model.legend.codes)

@@ -16,30 +16,13 @@ import numpy as np
 
 from ..errors import UserInputError
 from ..indices import add_derived, check_derived, n_inputs
-from ..patches import PatchSet, check_patch_size, cut_patches, pixels_from_xy
+from ..patches import check_patch_size, cut_patches_at
 from ..scaling import ZScoreScaler
 from .base import ModelFamily
 
 #: Output pixels per call of a fully convolutional graph (memory: about ``MAX_PIXELS x 128 x 4``
 #: bytes per layer); a block is cut into row strips overlapping by 2 halo.
 MAX_PIXELS = 262_144
-
-
-def patches_at_points(raster: str, xy: np.ndarray, patch_size: int, feature_names: list[str],
-                      parameter: str = "RASTER") -> PatchSet:
-    """k x k patches of ``raster`` centred on the map points ``xy`` (float ``(n, 2)``, raster CRS).
-
-    Bands are matched to ``feature_names`` by description; image edges are replicated; the
-    patches' ``valid`` mask marks nodata.
-    """
-    from osgeo import gdal
-
-    dataset = gdal.Open(str(raster))
-    if dataset is None:
-        raise UserInputError(f"cannot open the raster {raster}.", parameter)
-    rows, cols = pixels_from_xy(dataset.GetGeoTransform(), xy[:, 0], xy[:, 1])
-    dataset = None
-    return cut_patches(raster, rows, cols, patch_size, feature_names)
 
 
 class PatchInputs:
@@ -82,7 +65,7 @@ class PatchInputs:
             raise UserInputError("the patch model needs the samples' X and Y columns (pixel centres in "
                                  "the raster's CRS) to find the patches; the samples have none.", "INPUT")
         self.table = table
-        self.patches = patches_at_points(raster, table.xy, self.patch_size, table.feature_names)
+        self.patches = cut_patches_at(raster, table.xy, self.patch_size, table.feature_names)
         bad_centre = ~self.patches.centre_valid
         if bad_centre.any():
             raise UserInputError(f"{int(bad_centre.sum())} sample points lie on nodata pixels of the "
@@ -183,7 +166,7 @@ class PatchFamily(ModelFamily):
                                  "RASTER")
         if xy is None:
             raise UserInputError("a patch model needs the samples' X and Y columns.", "SAMPLES")
-        patches = patches_at_points(raster, xy, model.patch_size, model.feature_names)
+        patches = cut_patches_at(raster, xy, model.patch_size, model.feature_names)
         inputs = model.network_inputs(patches.values, patches.valid)
         return self.predict_inputs(model.network, inputs, batch_size=4096)
 
@@ -199,7 +182,7 @@ class PatchFamily(ModelFamily):
             where = rows[table.codes[rows] == code]
             chosen.append(rng.choice(where, size=min(per_class, len(where)), replace=False))
         chosen = np.sort(np.concatenate(chosen))
-        patches = patches_at_points(settings.raster, table.xy[chosen], settings.patch_size,
+        patches = cut_patches_at(settings.raster, table.xy[chosen], settings.patch_size,
                                     table.feature_names)
         return example_patches_png(patches.values, table.codes[chosen], legend, table.feature_names,
                                    per_class=per_class, seed=settings.seed)
