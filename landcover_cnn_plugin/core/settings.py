@@ -163,8 +163,9 @@ class TrainingSettings:
     patience: int = _setting(20, parameter="PATIENCE", minimum=1, advanced=True, label="Patience (epochs)",
                              help="epochs without validation-loss improvement before stopping; the best "
                                   "weights are kept")
-    seed: int = _setting(42, parameter="SEED", minimum=0, advanced=True, label="Random seed",
-                         help="random seed: same seed, same model")
+    # NumPy takes seeds 0 .. 2**32 - 1; Processing's integers end at 2**31 - 1.
+    seed: int = _setting(42, parameter="SEED", minimum=0, maximum=2**31 - 1, advanced=True,
+                         label="Random seed", help="random seed: same seed, same model")
     derived_features: str = _setting(
         AUTO_DERIVED, parameter="DERIVED_FEATURES", kind="choice", advanced=True, label="Derived inputs",
         choices=(AUTO_DERIVED, *DERIVED_FEATURES),

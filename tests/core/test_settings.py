@@ -67,7 +67,8 @@ def test_train_job_options_are_the_settings_with_their_defaults(tmp_path):
     ({"cv_folds": 1}, "CV_FOLDS", "at least 2 folds"),
     ({"balance": "oversample"}, "BALANCE", "to_n"),
     ({"model_type": "svm"}, "MODEL_TYPE", "patch_cnn"),
-    ({"seed": -1}, "SEED", "at least 0"),
+    ({"seed": -1}, "SEED", "at least 0"),  # NumPy refuses negative seeds
+    ({"seed": 2**32}, "SEED", "at most 2147483647"),
 ])
 def test_values_outside_their_range_are_refused_naming_the_parameter(change, parameter, words):
     with pytest.raises(UserInputError) as info:
