@@ -31,14 +31,15 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 
 from .atomic import atomic_output, check_output_folder
 from .errors import UserInputError, raise_if_canceled
-from .io.blocks import block_size_for_budget, iter_blocks, read_valid_block
+from .io.blocks import Block, block_size_for_budget, iter_blocks, read_valid_block
 from .io.outputs import code_dtype, create_geotiff, describe_bands, write_block, write_class_legend
 from .io.rasterize import mask_on_grid
 from .io.rasters import RasterBands, open_raster
@@ -46,6 +47,76 @@ from .progress import NullReporter, Reporter
 from .styles import qml_path_for, write_paletted_qml
 
 CONFIDENCE_NODATA = -1.0
+
+
+@dataclass(frozen=True)
+class BlockOutputs:
+    """What every block of a run returns: the legend's codes, the class map's type, the optional outputs."""
+
+    codes: tuple[int, ...]
+    map_dtype: str
+    confidence: bool
+    probabilities: bool
+
+
+@dataclass(frozen=True)
+class BlockJob:
+    """One block to predict and, when a mask is given, where it allows classifying (with the halo)."""
+
+    block: Block
+    inside: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    """What :func:`classify_block` returns for one block (small: written by the caller at the block).
+
+    Attributes
+    ----------
+    index : int
+        The block's index in the walk.
+    class_map : ndarray, shape (rows, cols), of ``BlockOutputs.map_dtype``
+        Class codes, 0 = nodata.
+    confidence : ndarray, shape (rows, cols), float32, or None
+    probabilities : ndarray, shape (n_classes, rows, cols), float32, or None
+        Nodata :data:`CONFIDENCE_NODATA`.
+    counts : ndarray, shape (n_classes,), int64
+        Pixels per class id.
+    n_valid : int
+    """
+
+    index: int
+    class_map: np.ndarray
+    confidence: np.ndarray | None
+    probabilities: np.ndarray | None
+    counts: np.ndarray
+    n_valid: int
+
+
+class BlockRunner(Protocol):
+    """Where the blocks of a classification are predicted."""
+
+    def results(self, dataset, bands: RasterBands, jobs: Iterable[BlockJob], outputs: BlockOutputs,
+                is_canceled: Callable[[], bool] | None) -> Iterator[BlockResult]:
+        """:func:`classify_block` of every job, yielded in job order.
+
+        ``dataset`` and ``bands`` are the caller's open input and its matched bands (a runner in
+        this process reads through them; a cluster's workers open the raster themselves). Jobs are
+        taken lazily, a bounded number ahead; ``is_canceled`` is polled while waiting.
+        """
+
+
+class LocalBlocks:
+    """Predicts every block in this process with a loaded model, one after the other."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+
+    def results(self, dataset, bands: RasterBands, jobs: Iterable[BlockJob], outputs: BlockOutputs,
+                is_canceled: Callable[[], bool] | None) -> Iterator[BlockResult]:
+        for job in jobs:
+            raise_if_canceled(is_canceled)
+            yield classify_block(dataset, bands, self.model, job, outputs)
 
 
 def bytes_per_pixel(n_features: int, n_classes: int, patch_size: int = 1) -> int:
@@ -61,17 +132,19 @@ def bytes_per_pixel(n_features: int, n_classes: int, patch_size: int = 1) -> int
 def classify_raster(raster: str, model: Any, output: str, confidence: str | None = None,
                     probabilities: str | None = None, mask: str | None = None,
                     memory_mb: float = 256.0, reporter: Reporter | None = None,
-                    is_canceled: Callable[[], bool] | None = None) -> dict[str, Any]:
+                    is_canceled: Callable[[], bool] | None = None,
+                    runner: BlockRunner | None = None) -> dict[str, Any]:
     """Classify ``raster`` with ``model`` block by block and write the outputs.
 
     Parameters
     ----------
     raster : str
         The band stack; bands are matched to ``model.feature_names`` by description.
-    model : LoadedModel
-        From ``core.model_file.load_model_file``: ``feature_names``, ``halo``, ``legend``
-        and ``predict_block(values, valid)`` (values float32 (bands, rows+2h, cols+2h), valid
-        bool (rows+2h, cols+2h) -> probabilities float32 (n_classes, rows, cols)).
+    model : LoadedModel or ModelSpec
+        From ``core.model_file``: ``feature_names``, ``halo``, ``legend``, ``n_inputs``; with the
+        default runner a ``LoadedModel`` (``predict_block(values, valid)``: values float32
+        (bands, rows+2h, cols+2h), valid bool (rows+2h, cols+2h) -> probabilities float32
+        (n_classes, rows, cols)).
     output : str
         Class map GeoTIFF (codes); a ``.qml`` style is written beside it.
     confidence, probabilities : str, optional
@@ -84,6 +157,8 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
         Progress per block (0-100) and log lines.
     is_canceled : callable, optional
         Polled per block; true stops with :class:`JobCanceled` (partial files deleted).
+    runner : BlockRunner, optional
+        Where the blocks are predicted; default :class:`LocalBlocks` of ``model``.
 
     Returns
     -------
@@ -113,7 +188,7 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
     n_classes = len(codes)
     halo = int(model.halo)
     width, height = dataset.RasterXSize, dataset.RasterYSize
-    n_inputs = getattr(model, "n_inputs", len(bands.numbers))  # bands + derived channels of the network
+    n_inputs = model.n_inputs  # bands + derived channels of the network
     block_w, block_h = block_size_for_budget(
         width, height, bytes_per_pixel(n_inputs, n_classes, 2 * halo + 1), memory_mb,
         tuple(dataset.GetRasterBand(bands.numbers[0]).GetBlockSize()), halo)
@@ -122,6 +197,9 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
                  f"{len(blocks)} blocks of {block_w} x {block_h} (halo {halo}).")
 
     map_type = code_dtype(int(codes.max()))
+    wanted = BlockOutputs(tuple(int(c) for c in codes), map_type.name, bool(confidence),
+                          bool(probabilities))
+    runner = runner or LocalBlocks(model)
     counts = np.zeros(n_classes, dtype=np.int64)
     valid_total = 0
     workdir = tempfile.mkdtemp(prefix="lcnn-classify-")
@@ -147,12 +225,12 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
                     describe_bands(outs["confidence"], ["confidence"])
                 if probabilities:
                     describe_bands(outs["probabilities"], legend.names)
-                for block in blocks:
-                    raise_if_canceled(is_canceled)
-                    class_pixels, n_valid = _classify_block(dataset, block, bands, model, codes, outs)
-                    counts += class_pixels
-                    valid_total += n_valid
-                    reporter.progress(100.0 * (block.index + 1) / max(1, block.count))
+                jobs = (BlockJob(block, _inside_mask(outs.get("mask"), block)) for block in blocks)
+                for done, result in enumerate(runner.results(dataset, bands, jobs, wanted, is_canceled), 1):
+                    _write_result(outs, blocks[result.index], result)
+                    counts += result.counts
+                    valid_total += result.n_valid
+                    reporter.progress(100.0 * done / len(blocks))
                 if valid_total == 0:  # an all-nodata map helps nobody: refuse, partial files go
                     raise UserInputError(
                         f"every pixel of {raster} is nodata in at least one of the bands "
@@ -180,20 +258,34 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
     return result
 
 
-def _classify_block(dataset, block, bands: RasterBands, model: Any, codes: np.ndarray,
-                    outs: dict[str, Any]) -> tuple[np.ndarray, int]:
-    """Read, predict and write one block; return (pixels per class id, valid pixels)."""
+def _inside_mask(mask, block: Block) -> np.ndarray | None:
+    """Where the (rasterized) mask allows classifying in a block's read window, or None without a mask."""
+    if mask is None:
+        return None
+    inside, inside_valid = read_valid_block(mask, block, RasterBands.numbered(mask, [1]))
+    return inside_valid & (inside[0] != 0)
+
+
+def classify_block(dataset, bands: RasterBands, model: Any, job: BlockJob,
+                   outputs: BlockOutputs) -> BlockResult:
+    """Read and predict one block: the one per-block prediction of every runner.
+
+    ``dataset`` the input raster, ``bands`` its bands in the model's order, ``model`` a
+    ``LoadedModel``. Pixels invalid in any band or outside ``job.inside`` get no class.
+    """
+    block = job.block
     values, valid = read_valid_block(dataset, block, bands)
-    if "mask" in outs:
-        inside, inside_valid = read_valid_block(outs["mask"], block, RasterBands.numbered(outs["mask"], [1]))
-        valid &= inside_valid & (inside[0] != 0)
+    if job.inside is not None:
+        valid &= job.inside
     h = block.halo
     interior = valid[h:h + block.height, h:h + block.width]
+    codes = np.asarray(outputs.codes, dtype=np.int64)
     n_classes = len(codes)
-    class_map = np.zeros((block.height, block.width), dtype=np.uint32)
+    class_map = np.zeros((block.height, block.width), dtype=outputs.map_dtype)
     conf = np.full((block.height, block.width), CONFIDENCE_NODATA, dtype=np.float32)
+    layers = (np.full((n_classes, block.height, block.width), CONFIDENCE_NODATA, np.float32)
+              if outputs.probabilities else None)
     counts = np.zeros(n_classes, dtype=np.int64)
-    proba = None
     if interior.any():
         proba = np.asarray(model.predict_block(values, valid), dtype=np.float32)
         if proba.shape != (n_classes, block.height, block.width):
@@ -203,13 +295,17 @@ def _classify_block(dataset, block, bands: RasterBands, model: Any, codes: np.nd
         class_map[interior] = codes[ids[interior]]
         conf[interior] = proba.max(axis=0)[interior]
         counts = np.bincount(ids[interior], minlength=n_classes)
-    write_block(outs["map"], block, class_map)
+        if layers is not None:
+            layers[:, interior] = proba[:, interior]
+    return BlockResult(block.index, class_map, conf if outputs.confidence else None, layers, counts,
+                       int(interior.sum()))
+
+
+def _write_result(outs: dict[str, Any], block: Block, result: BlockResult) -> None:
+    """Write a block's outputs at its offset."""
+    write_block(outs["map"], block, result.class_map)
     if "confidence" in outs:
-        write_block(outs["confidence"], block, conf)
+        write_block(outs["confidence"], block, result.confidence)
     if "probabilities" in outs:
-        for index in range(n_classes):
-            layer = np.full((block.height, block.width), CONFIDENCE_NODATA, np.float32)
-            if proba is not None:
-                layer[interior] = proba[index][interior]
-            write_block(outs["probabilities"], block, layer, index + 1)
-    return counts, int(interior.sum())
+        for index, layer in enumerate(result.probabilities, start=1):
+            write_block(outs["probabilities"], block, layer, index)

@@ -22,6 +22,10 @@ class UserInputError(ValueError):
         self.message = message
         super().__init__(f"{parameter}: {message}" if parameter else message)
 
+    def __reduce__(self):
+        # Pickled by a Dask worker that refuses its input: the message and the parameter survive.
+        return type(self), (self.message, self.parameter)
+
 
 class MissingDependencyError(RuntimeError):
     """A Python package the worker needs is not importable by its interpreter."""

@@ -178,17 +178,14 @@ def save_model_file(path: str | os.PathLike, network: Any, metadata: dict[str, A
     return os.fspath(path)
 
 
-class LoadedModel:
-    """A trained network with its metadata, ready to predict raw band values.
+class ModelSpec:
+    """What a model file's metadata says, without the network: enough to plan a classification.
 
-    What depends on the model type is asked of :attr:`family`; this class only applies the
-    metadata's rules (band order, derived inputs, scaling, legend) that every family shares.
+    The client of a cluster run (``core.cluster``) needs no TensorFlow: it matches bands, sizes
+    blocks and writes the legend from this; :class:`LoadedModel` adds the network.
 
     Attributes
     ----------
-    family : core.models.base.ModelFamily
-    network : object
-        The trained network as the family stores it (a ``keras.Model`` for Keras families).
     metadata : dict
     legend : ClassLegend
     feature_names : list of str
@@ -205,9 +202,7 @@ class LoadedModel:
     scaler : ZScoreScaler
     """
 
-    def __init__(self, family: ModelFamily, network: Any, metadata: dict[str, Any]) -> None:
-        self.family = family
-        self.network = network
+    def __init__(self, metadata: dict[str, Any]) -> None:
         self.metadata = metadata
         self.legend = ClassLegend.from_dict(metadata["legend"])
         self.feature_names: list[str] = list(metadata["feature_names"])
@@ -217,12 +212,37 @@ class LoadedModel:
         self.n_inputs: int = n_inputs(len(self.feature_names), self.derived_features)
         self.halo: int = self.patch_size // 2
         self.scaler = ZScoreScaler.from_dict(metadata["scaler"])
-        self._graph: PredictionGraph | None = None
-        self._runner = None
 
     @property
     def n_classes(self) -> int:
         return self.legend.n_classes
+
+
+def read_model_spec(path: str | os.PathLike) -> ModelSpec:
+    """The :class:`ModelSpec` of a model file (checked as :func:`read_model_metadata`; no TensorFlow)."""
+    return ModelSpec(read_model_metadata(path))
+
+
+class LoadedModel(ModelSpec):
+    """A trained network with its metadata, ready to predict raw band values.
+
+    What depends on the model type is asked of :attr:`family`; this class only applies the
+    metadata's rules (band order, derived inputs, scaling, legend) that every family shares.
+    The metadata's attributes are those of :class:`ModelSpec`.
+
+    Attributes
+    ----------
+    family : core.models.base.ModelFamily
+    network : object
+        The trained network as the family stores it (a ``keras.Model`` for Keras families).
+    """
+
+    def __init__(self, family: ModelFamily, network: Any, metadata: dict[str, Any]) -> None:
+        super().__init__(metadata)
+        self.family = family
+        self.network = network
+        self._graph: PredictionGraph | None = None
+        self._runner = None
 
     @property
     def prediction_graph(self) -> PredictionGraph:
