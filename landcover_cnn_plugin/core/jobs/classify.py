@@ -24,15 +24,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="optional raster (nonzero = classify) or polygon layer (inside = classify)")
     parser.add_argument("--memory-mb", type=float, default=256.0,
                         help="memory budget of one block in MiB (default 256)")
+    parser.add_argument("--scheduler", default="",
+                        help="Dask scheduler that predicts the blocks: empty = this process (default), "
+                             "tcp://host:port = a running cluster, local:N = N worker processes on "
+                             "this machine for this run")
 
 
 def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     from ..classify import classify_raster
+    from ..cluster.address import parse_scheduler
     from ..io.rasters import set_cache_mb
-    from ..model_file import load_model_file
+    from ..model_file import load_model_file, read_model_spec
     from ..progress import ScaledReporter
 
     set_cache_mb(GDAL_CACHE_MB)
+    scheduler = parse_scheduler(args.scheduler)
+    if scheduler is not None:  # the workers load the model; this process writes what they return
+        from ..cluster.session import cluster_runner
+
+        spec = read_model_spec(args.model)
+        reporter.log(f"Starting the Dask cluster {scheduler}" if scheduler.local_workers
+                     else f"Connecting to the Dask scheduler {scheduler}")
+        with cluster_runner(scheduler, args.raster, args.model, reporter) as runner:
+            reporter.progress(5)
+            return classify_raster(args.raster, spec, args.output,
+                                   confidence=args.confidence or None,
+                                   probabilities=args.probabilities or None, mask=args.mask or None,
+                                   memory_mb=args.memory_mb, reporter=ScaledReporter(reporter, 5, 100),
+                                   runner=runner)
     reporter.log(f"Loading the model {args.model}")
     reporter.progress(1)
     model = load_model_file(args.model)

@@ -1,0 +1,15 @@
+"""Classification on a Dask cluster (``classifyimage`` with ``DASK_SCHEDULER``).
+
+The client (the worker job on the user's machine) plans the blocks, sends the plugin's code and
+the model file's bytes to the cluster, and writes the results at their offsets in block order;
+each Dask worker reads its own window of the input, predicts it with ``core.classify.classify_block``
+(the per-block prediction of the single-machine path) and returns the block's outputs.
+
+* :mod:`.address`  the ``DASK_SCHEDULER`` value (no Dask import: the QGIS process checks it)
+* :mod:`.session`  the client side: connect or start a local cluster, ship code and model, check
+  the workers' libraries and their access to the input
+* :mod:`.remote`   what runs on the workers: the model cache, the block task, the checks
+* :mod:`.runner`   :class:`~.runner.ClusterBlocks`, the ``core.classify.BlockRunner`` on a cluster
+
+Nothing here is imported by the QGIS process except :mod:`.address`.
+"""
