@@ -188,7 +188,7 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
     n_classes = len(codes)
     halo = int(model.halo)
     width, height = dataset.RasterXSize, dataset.RasterYSize
-    n_inputs = model.n_inputs  # bands + derived channels of the network
+    n_inputs = getattr(model, "n_inputs", len(bands.numbers))  # bands + derived channels of the network
     block_w, block_h = block_size_for_budget(
         width, height, bytes_per_pixel(n_inputs, n_classes, 2 * halo + 1), memory_mb,
         tuple(dataset.GetRasterBand(bands.numbers[0]).GetBlockSize()), halo)

@@ -13,9 +13,11 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
     QgsRasterLayer,
 )
 
+from ..core.cluster.address import SCHEDULER_PARAMETER, parse_scheduler
 from ..core.errors import UserInputError
 from ..core.io.rasters import match_bands
 from ..core.model_file import read_model_metadata
@@ -56,7 +58,15 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
         "<b>Mask</b> (optional): a raster (pixels with a value other than 0 are classified) or a "
         "polygon layer (pixels whose centre lies inside are classified).\n"
         "<b>Memory per block (MB)</b>: the raster is read, classified and written block by block; "
-        "this sets the block size (default 256 MB). Memory use does not grow with raster size.\n\n"
+        "this sets the block size (default 256 MB). Memory use does not grow with raster size.\n"
+        "<b>Dask scheduler</b> (advanced): empty (default) classifies on this machine. "
+        "<i>tcp://host:port</i> sends the blocks to a running Dask cluster (started with "
+        "'dask scheduler' and 'dask worker tcp://host:port' in the plugin's Python environment): "
+        "every worker must be able to open the input raster at the same path (a shared file system, "
+        "or a GDAL virtual path such as /vsicurl/ or /vsis3/); this machine sends the plugin's code "
+        "and the model file, and writes the outputs. <i>local:N</i> starts N worker processes on "
+        "this machine for the run. The map is the same as on this machine; workers with other "
+        "library versions are refused.\n\n"
         "<b>Class map</b>: GeoTIFF holding the model's class codes (e.g. OSM 7201, ASLC 51), the "
         "smallest unsigned integer type that fits, 0 = nodata, tiled and DEFLATE-compressed, with "
         "a colour table and the class names inside; a .qml style with the same name is written "
@@ -72,6 +82,7 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
     MODEL = "MODEL"
     MASK = "MASK"
     MEMORY_MB = "MEMORY_MB"
+    DASK_SCHEDULER = SCHEDULER_PARAMETER
     OUTPUT = "OUTPUT"
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
@@ -89,6 +100,11 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
             256, minValue=16, maxValue=65536)
         memory.setFlags(memory.flags() | memory.FlagAdvanced)
         self.addParameter(memory)
+        scheduler = QgsProcessingParameterString(
+            self.DASK_SCHEDULER, self.tr("Dask scheduler (empty: this machine; tcp://host:port; local:N)"),
+            defaultValue="", optional=True)
+        scheduler.setFlags(scheduler.flags() | scheduler.FlagAdvanced)
+        self.addParameter(scheduler)
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False))
@@ -101,6 +117,7 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
         metadata = read_model_metadata(self.parameterAsFile(parameters, self.MODEL, context))
         if layer is not None:
             match_bands(raster_band_names(layer), metadata["feature_names"], self.INPUT)
+        parse_scheduler(self.parameterAsString(parameters, self.DASK_SCHEDULER, context))
         return
 
     def process(self, parameters, context, feedback):
@@ -118,8 +135,10 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
         mask_layer = self.parameterAsLayer(parameters, self.MASK, context)
         args = ["--raster", layer.source(), "--model", model_path, "--output", output,
                 "--memory-mb", str(self.parameterAsInt(parameters, self.MEMORY_MB, context))]
+        scheduler = parse_scheduler(self.parameterAsString(parameters, self.DASK_SCHEDULER, context))
         args += self.option_arguments({"--confidence": paths[self.OUTPUT_CONFIDENCE],
-                                       "--probabilities": paths[self.OUTPUT_PROBABILITIES]})
+                                       "--probabilities": paths[self.OUTPUT_PROBABILITIES],
+                                       "--scheduler": str(scheduler or "")})
         if mask_layer is not None:
             args += ["--mask", export_mask(mask_layer, layer, context, feedback)]
         result = self.run_worker("classify", args, feedback, outputs=[*paths.values(), qml_path_for(output)])

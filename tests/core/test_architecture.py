@@ -18,7 +18,7 @@ from lcnn_testing import ROOT
 PACKAGE = "landcover_cnn_plugin"
 MAX_LINES = 400
 #: Libraries that must never load inside QGIS (TensorFlow aborts it; the rest are the worker's).
-WORKER_ONLY = ("tensorflow", "keras", "pandas", "sklearn", "onnxruntime", "dask")
+WORKER_ONLY = ("tensorflow", "keras", "pandas", "sklearn", "onnxruntime", "dask", "distributed")
 #: What QGIS itself provides to Python: never imported by core/.
 QGIS_LIBRARIES = ("qgis", "processing", "PyQt5")
 #: Where raster and vector files may be opened with GDAL/OGR.

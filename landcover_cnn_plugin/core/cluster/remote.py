@@ -24,8 +24,8 @@ from distributed import WorkerPlugin, get_worker
 
 from ..classify import BlockJob, BlockOutputs, BlockResult, classify_block
 from ..errors import UserInputError
-from ..io.rasters import RasterBands, open_raster
-from ..model_file import LoadedModel, load_model_file, plugin_version
+from ..io.rasters import RasterBands, gdal_version, open_raster
+from ..model_file import LoadedModel, load_model_file
 
 #: Libraries whose versions must be the same on the client and on every worker (distribution
 #: names, first installed one counts): they decide what a block's pixels become.
@@ -119,13 +119,11 @@ def environment() -> dict[str, str]:
     The same function runs on the client and on every worker; a library that is not installed
     is "not installed".
     """
-    from osgeo import gdal
-
-    versions = {"python": ".".join(platform.python_version_tuple()[:2]), "gdal": gdal.__version__}
+    versions = {"python": ".".join(platform.python_version_tuple()[:2]), "gdal": gdal_version()}
     for library, distributions in CHECKED_DISTRIBUTIONS.items():
         versions[library] = next((version for version in map(_installed, distributions) if version),
                                  "not installed")
-    versions["landcover_cnn"] = f"{plugin_version()} (code {package_digest()[:12]})"
+    versions["landcover_cnn code"] = package_digest()[:12]
     return versions
 
 

@@ -30,7 +30,7 @@ from .remote import ModelFile, environment, input_problem, package_digest, unrea
 from .runner import ClusterBlocks
 
 #: Seconds to reach a running scheduler; its workers may take longer to show up.
-CONNECT_TIMEOUT_S = 8
+CONNECT_TIMEOUT_S = 5
 WORKERS_TIMEOUT_S = 60
 PACKAGE = Path(__file__).resolve().parents[2]
 

@@ -229,6 +229,11 @@ def read_decimated(dataset, max_pixels: int, band: int = 1) -> np.ndarray:
                                                    buf_ysize=max(1, int(height / scale)))
 
 
+def gdal_version() -> str:
+    """The GDAL release this process reads rasters with (e.g. "3.6.2")."""
+    return gdal.__version__
+
+
 def set_cache_mb(megabytes: float) -> None:
     """Size of GDAL's block cache for this process, MiB."""
     gdal.SetCacheMax(int(megabytes * 1024 * 1024))
