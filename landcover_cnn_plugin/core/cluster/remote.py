@@ -80,26 +80,26 @@ def worker_model(plugin_name: str) -> LoadedModel:
 
 
 def unreachable_input(raster: str, where: str, details: str) -> UserInputError:
-    """The refusal when a worker cannot open the input: names the path, says every worker must reach it."""
+    """The refusal when workers cannot open the input: names the path, says every worker must reach it."""
     return UserInputError(
-        f"the Dask worker {where} cannot open the input raster {raster} ({details}). Every worker "
+        f"the Dask worker(s) {where} cannot open the input raster {raster} ({details}). Every worker "
         "must reach the input at the same path: put it on a file system that every worker mounts "
         "at that path, or give a GDAL virtual path that every worker can read (/vsicurl/https://..., "
         "/vsis3/bucket/...).", "INPUT")
 
 
-def open_input(raster: str):
+def open_input(raster: str, worker_address: str):
     """The input raster opened on this worker (:func:`unreachable_input` when it cannot be)."""
     try:
         return open_raster(raster, "INPUT")
     except UserInputError as exc:
-        raise unreachable_input(raster, get_worker().address, exc.message) from None
+        raise unreachable_input(raster, worker_address, exc.message) from None
 
 
 def input_problem(raster: str) -> str | None:
-    """Why this worker cannot open ``raster`` (None: it can). Run on every worker at the start."""
+    """Why this worker cannot open ``raster`` (GDAL's message; None: it can). Run on every worker first."""
     try:
-        open_input(raster)
+        open_raster(raster, "INPUT")
     except UserInputError as exc:
         return exc.message
     return None
@@ -108,7 +108,7 @@ def input_problem(raster: str) -> str | None:
 def classify_block_task(raster: str, plugin_name: str, job: BlockJob, outputs: BlockOutputs) -> BlockResult:
     """One block on a worker: open the input, take the cached model, :func:`classify_block`."""
     model = worker_model(plugin_name)
-    dataset = open_input(raster)
+    dataset = open_input(raster, get_worker().address)
     return classify_block(dataset, RasterBands.of(dataset, model.feature_names, "INPUT"), model, job,
                           outputs)
 

@@ -52,7 +52,8 @@ def cluster_runner(scheduler: Scheduler, raster: str, model_path: str,
         reporter.log(f"Dask cluster {scheduler}: {len(client.nthreads())} workers, "
                      f"{sum(client.nthreads().values())} threads"
                      + (f"; dashboard {client.dashboard_link}" if scheduler.address else ""))
-        _ship_code(client)
+        if scheduler.address:  # local:N workers share this process's sys.path
+            _ship_code(client)
         _check_environment(client)
         problems = {address: problem for address, problem in client.run(input_problem, raster).items()
                     if problem}
