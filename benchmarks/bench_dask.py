@@ -171,7 +171,8 @@ def main(argv: list[str] | None = None) -> int:
           f"cores: {os.cpu_count()}")
     print(f"scaling efficiency local:2 vs 2 x local:1: {efficiency:.2f}; cluster overhead per block "
           f"(local:1 vs this machine, block loop only): {overhead_ms:.0f} ms; client CPU per pixel "
-          f"(local:2): {1e6 / client_px_s:.3f} us, so one client writes at most {client_px_s:,.0f} px/s")
+          f"(local:2, its scheduler and start included: an upper bound): {1e6 / client_px_s:.3f} us, so "
+          f"one client writes at least {client_px_s:,.0f} px/s")
     print("'start s': wall time outside the block loop (interpreter, model or cluster start, checks, "
           "code and model upload). Projection: per-core rate of local:2 x workers x efficiency, "
           "capped by the client.")
