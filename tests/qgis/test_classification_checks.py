@@ -50,7 +50,15 @@ def test_classify_checks_band_names_without_tensorflow(algorithms, model_file, t
     ok, message = _check(alg, {"INPUT": str(reference_stack()), "MODEL": str(not_a_model),
                                "OUTPUT": str(tmp_path / "map.tif")})
     assert not ok and message.startswith("MODEL:")
-    for heavy in ("tensorflow", "keras", "sklearn", "pandas"):
+    for scheduler in ("local:2", "tcp://10.0.0.5:8786", ""):
+        ok, message = _check(alg, {"INPUT": str(reference_stack()), "MODEL": str(model_file),
+                                   "OUTPUT": str(tmp_path / "map.tif"), "DASK_SCHEDULER": scheduler})
+        assert ok, message
+    for scheduler in ("local:0", "10.0.0.5:8786", "tcp://10.0.0.5", "http://10.0.0.5:8786"):
+        ok, message = _check(alg, {"INPUT": str(reference_stack()), "MODEL": str(model_file),
+                                   "OUTPUT": str(tmp_path / "map.tif"), "DASK_SCHEDULER": scheduler})
+        assert not ok and message.startswith("DASK_SCHEDULER:") and "tcp://host:port" in message, scheduler
+    for heavy in ("tensorflow", "keras", "sklearn", "pandas", "dask", "distributed"):
         assert heavy not in sys.modules
 
 
