@@ -175,12 +175,8 @@ def test_cancel_cancels_the_tasks_and_leaves_no_output(cluster, tmp_path):
     assert files_under(out) == []
     assert wait_until(lambda: not any("landcover-cnn" in str(key) for keys in client.processing().values()
                                       for key in keys), timeout=30)
-    assert not any(name.startswith("landcover-cnn-model") for name in _worker_plugins(client))
-
-
-def _worker_plugins(client) -> set[str]:
-    return {name for names in client.run(lambda dask_worker: list(dask_worker.plugins)).values()
-            for name in names}
+    plugins = client.run(lambda dask_worker: list(dask_worker.plugins))
+    assert not any(name.startswith("landcover-cnn-model") for names in plugins.values() for name in names)
 
 
 def test_input_the_workers_cannot_open_is_named(cluster, tmp_path):

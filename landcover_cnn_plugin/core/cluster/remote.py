@@ -1,10 +1,11 @@
 """What runs on the Dask workers: the model cache, the block task and the start-up checks.
 
 A worker needs the plugin's Python environment only: the client uploads the plugin's code (a zip
-on the workers' ``sys.path``) and the model file's bytes (:class:`ModelFile`, a worker plugin, so
-that a worker that joins or restarts mid-run gets them too). Each worker loads a model once, with
-the plugin's own loader (``core.model_file.load_model_file``; a model file is data, never a
-pickle), and keeps it in a cache keyed by the file's SHA-256.
+on the workers' ``sys.path``) and the model file's bytes (Dask ``UploadFile`` worker plugins, so
+that a worker that joins or restarts mid-run gets them too; the model file lands in the worker's
+local directory as :func:`model_file_name`). Each worker loads a model once, with the plugin's own
+loader (``core.model_file.load_model_file``; a model file is data, never a pickle), and keeps it
+in a cache keyed by the file's SHA-256.
 """
 
 from __future__ import annotations
@@ -13,14 +14,13 @@ import hashlib
 import importlib.metadata
 import os
 import platform
-import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
-from distributed import WorkerPlugin, get_worker
+from distributed import get_worker
 
 from ..classify import BlockJob, BlockOutputs, BlockResult, classify_block
 from ..errors import UserInputError
@@ -39,43 +39,25 @@ CHECKED_DISTRIBUTIONS = {
 CACHED_MODELS = 2
 
 
-class ModelFile(WorkerPlugin):
-    """Carries a model file's bytes to every worker, present and future (loaded on first use).
-
-    Parameters
-    ----------
-    data : bytes
-        The ``.lcnn`` file.
-    run : str
-        Token of the classification run (the plugin's name holds it, so that runs of the same
-        model on one cluster do not remove each other's plugin).
-    """
-
-    def __init__(self, data: bytes, run: str) -> None:
-        self.data = data
-        self.key = hashlib.sha256(data).hexdigest()
-        self.name = f"landcover-cnn-model-{self.key[:16]}-{run}"
+def model_file_name(key: str) -> str:
+    """Name of the model file on the workers (in their local directory): from its SHA-256 ``key``."""
+    return f"landcover-cnn-model-{key[:16]}.lcnn"
 
 
 _models: OrderedDict[str, LoadedModel] = OrderedDict()
 _models_lock = threading.Lock()
 
 
-def worker_model(plugin_name: str) -> LoadedModel:
-    """The model of the :class:`ModelFile` plugin ``plugin_name``, loaded once per worker process."""
-    worker = get_worker()
-    plugin: ModelFile = worker.plugins[plugin_name]
+def worker_model(key: str) -> LoadedModel:
+    """The model file whose SHA-256 is ``key``, loaded once per worker process and kept (LRU)."""
     with _models_lock:
-        model = _models.get(plugin.key)
+        model = _models.get(key)
         if model is None:
-            with tempfile.TemporaryDirectory(prefix="lcnn-model-", dir=worker.local_directory) as folder:
-                path = os.path.join(folder, "model.lcnn")
-                Path(path).write_bytes(plugin.data)
-                model = load_model_file(path)
-            _models[plugin.key] = model
+            model = load_model_file(os.path.join(get_worker().local_directory, model_file_name(key)))
+            _models[key] = model
             while len(_models) > CACHED_MODELS:
                 _models.popitem(last=False)
-        _models.move_to_end(plugin.key)
+        _models.move_to_end(key)
         return model
 
 
@@ -105,9 +87,9 @@ def input_problem(raster: str) -> str | None:
     return None
 
 
-def classify_block_task(raster: str, plugin_name: str, job: BlockJob, outputs: BlockOutputs) -> BlockResult:
+def classify_block_task(raster: str, model_key: str, job: BlockJob, outputs: BlockOutputs) -> BlockResult:
     """One block on a worker: open the input, take the cached model, :func:`classify_block`."""
-    model = worker_model(plugin_name)
+    model = worker_model(model_key)
     dataset = open_input(raster, get_worker().address)
     return classify_block(dataset, RasterBands.of(dataset, model.feature_names, "INPUT"), model, job,
                           outputs)

@@ -33,19 +33,19 @@ class ClusterBlocks:
     client : distributed.Client
     raster : str
         The input as every worker opens it.
-    plugin_name : str
-        The :class:`.remote.ModelFile` plugin holding the model on the workers.
+    model_key : str
+        SHA-256 of the model file uploaded to the workers (:func:`.remote.worker_model`).
     run : str
         Token of the run, in the task keys (``landcover-cnn-block-<index>-<run>``).
     window : int, optional
         Blocks in flight at most; default ``BLOCKS_PER_THREAD`` per worker thread (at least 2).
     """
 
-    def __init__(self, client: Client, raster: str, plugin_name: str, run: str,
+    def __init__(self, client: Client, raster: str, model_key: str, run: str,
                  window: int | None = None) -> None:
         self.client = client
         self.raster = raster
-        self.plugin_name = plugin_name
+        self.model_key = model_key
         self.run = run
         self.window = window or max(2, BLOCKS_PER_THREAD * sum(client.nthreads().values()))
 
@@ -66,7 +66,7 @@ class ClusterBlocks:
                     index = job.block.index
                     next_index = index if next_index is None else next_index
                     pending[index] = self.client.submit(
-                        classify_block_task, self.raster, self.plugin_name, job, outputs,
+                        classify_block_task, self.raster, self.model_key, job, outputs,
                         key=f"landcover-cnn-block-{index}-{self.run}")
                 if next_index in finished:
                     yield finished.pop(next_index)

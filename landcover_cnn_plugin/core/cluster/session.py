@@ -4,13 +4,14 @@
 scheduler (or starts ``local:N`` worker processes on this machine), refuses a cluster whose
 libraries differ from this machine's or whose workers cannot open the input, sends the plugin's
 code and the model file, and yields a :class:`~.runner.ClusterBlocks` for
-``core.classify.classify_raster``. On the way out it removes the model from the workers and shuts
-a local cluster down.
+``core.classify.classify_raster``. On the way out it unregisters the model's upload and shuts a
+local cluster down.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import tempfile
@@ -26,7 +27,7 @@ from ..errors import UserInputError
 from ..io.rasters import open_raster
 from ..progress import Reporter
 from .address import SCHEDULER_PARAMETER, Scheduler
-from .remote import ModelFile, environment, input_problem, package_digest, unreachable_input
+from .remote import environment, input_problem, model_file_name, package_digest, unreachable_input
 from .runner import ClusterBlocks
 
 #: Seconds to reach a running scheduler; its workers may take longer to show up.
@@ -61,13 +62,12 @@ def cluster_runner(scheduler: Scheduler, raster: str, model_path: str,
             raise unreachable_input(raster, ", ".join(sorted(problems)),
                                     "; ".join(sorted(set(problems.values()))))
         run = uuid.uuid4().hex[:12]
-        plugin = ModelFile(Path(model_path).read_bytes(), run)
-        client.register_plugin(plugin, name=plugin.name)
+        key, plugin = _ship_model(client, model_path, run)
         try:
-            yield ClusterBlocks(client, raster, plugin.name, run)
+            yield ClusterBlocks(client, raster, key, run)
         finally:
             with contextlib.suppress(Exception):  # a lost scheduler has nothing left to remove
-                client.unregister_worker_plugin(plugin.name)
+                client.unregister_worker_plugin(plugin)
 
 
 def _shared_path(raster: str) -> str:
@@ -118,6 +118,22 @@ def _ship_code(client: Client) -> None:
         # one plugin name per code version: runs of the same code replace, not pile up, the upload
         client.register_plugin(SchedulerUploadFile(archive), name=name)
         client.register_plugin(UploadFile(archive), name=name)
+
+
+def _ship_model(client: Client, model_path: str, run: str) -> tuple[str, str]:
+    """Upload the model file to every worker, present and future; (its SHA-256, the plugin's name).
+
+    The plugin's name holds the run token, so that runs of the same model on one cluster do not
+    remove each other's upload; the file's name holds the SHA-256 (:func:`.remote.model_file_name`).
+    """
+    data = Path(model_path).read_bytes()
+    key = hashlib.sha256(data).hexdigest()
+    with tempfile.TemporaryDirectory(prefix="lcnn-cluster-") as folder:
+        copy = Path(folder) / model_file_name(key)
+        copy.write_bytes(data)
+        plugin = f"{copy.stem}-{run}"
+        client.register_plugin(UploadFile(str(copy), load=False), name=plugin)
+    return key, plugin
 
 
 def _check_environment(client: Client) -> None:
