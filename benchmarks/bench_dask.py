@@ -10,7 +10,10 @@ overhead per block against this machine. From the measured per-core throughput: 
 at 20 m (about 1.65 gigapixels) on 1, 16 and 64 one-core workers, capped by what the client can
 write (its CPU time per pixel in the local:2 run).
 
-    python -m benchmarks dask [--mpx 100] [--model patch_cnn]
+    python -m benchmarks dask [--mpx 100] [--model patch_cnn] [--quick]
+
+``--quick`` (a 1-megapixel mosaic, a model of one epoch) checks that the benchmark runs; its figures
+say little about scaling. The mosaic is a VRT written in a temporary folder (no pixel copied).
 
 Models are trained for a few epochs only: speed does not depend on accuracy.
 """
@@ -28,11 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_classify import OUT, ROOT, _paths, tiled_vrt, train
+from benchmarks.bench_classify import ROOT, _paths, tiled_vrt, train
 
 ALBERTA_PIXELS = 1.65e9  # the province at 20 m
 ALBERTA_WORKERS = (1, 16, 64)
 SAMPLE_S = 0.25
+QUICK_MPX = 1.0
+MODELS = ROOT / "build" / "bench-models"  # trained once, reused (build/: not the sources)
 
 
 def _descendants(pid: int) -> list[int]:
@@ -133,20 +138,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mpx", type=float, default=100.0, help="size of the VRT mosaic (megapixels)")
     parser.add_argument("--model", default="patch_cnn", help="model type (default patch_cnn 7 x 7)")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="1-megapixel mosaic, one-epoch model")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.mpx, args.epochs = QUICK_MPX, 1
     _paths()
     from lcnn_testing import reference_stack
 
-    OUT.mkdir(parents=True, exist_ok=True)
-    mosaic = OUT / f"mosaic_{args.mpx:g}mpx.vrt"
-    width, height = tiled_vrt(str(reference_stack()), mosaic, args.mpx)
-    model = train(args.model, OUT / f"{args.model}.lcnn", args.epochs)
+    MODELS.mkdir(parents=True, exist_ok=True)
+    model = train(args.model, MODELS / f"{args.model}_{args.epochs}epochs.lcnn", args.epochs)
     runs = {}
-    for label, scheduler in (("this machine", ""), ("local:1", "local:1"), ("local:2", "local:2")):
-        with tempfile.TemporaryDirectory(dir=OUT) as folder:
-            runs[label] = classify(str(mosaic), model, Path(folder) / "map.tif", scheduler)
-        print(label, {k: runs[label][k] for k in ("pixels_per_second", "seconds", "wall", "client_mib",
-                                                   "worker_mib")}, flush=True)
+    with tempfile.TemporaryDirectory(prefix="lcnn-bench-dask-") as folder:
+        mosaic = Path(folder) / f"mosaic_{args.mpx:g}mpx.vrt"
+        width, height = tiled_vrt(str(reference_stack()), mosaic, args.mpx)
+        for label, scheduler in (("this machine", ""), ("local:1", "local:1"), ("local:2", "local:2")):
+            runs[label] = classify(str(mosaic), model, Path(folder) / f"map_{len(runs)}.tif", scheduler)
+            print(label, {k: runs[label][k] for k in ("pixels_per_second", "seconds", "wall", "client_mib",
+                                                       "worker_mib")}, flush=True)
     pixels = width * height
     single, one, two = runs["this machine"], runs["local:1"], runs["local:2"]
     efficiency = two["pixels_per_second"] / (2 * one["pixels_per_second"])

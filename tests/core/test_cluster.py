@@ -19,10 +19,13 @@ import pytest
 from osgeo import gdal
 from reliability import files_under, tiled_stack_vrt, wait_until
 
-from landcover_cnn_plugin.core.classify import classify_raster
+from landcover_cnn_plugin.core.classify import BlockJob, BlockOutputs, classify_raster
 from landcover_cnn_plugin.core.cluster.address import Scheduler
+from landcover_cnn_plugin.core.cluster.runner import ClusterBlocks
 from landcover_cnn_plugin.core.cluster.session import cluster_runner
 from landcover_cnn_plugin.core.errors import JobCanceled, UserInputError
+from landcover_cnn_plugin.core.io.blocks import iter_blocks
+from landcover_cnn_plugin.core.io.rasters import RasterBands
 from landcover_cnn_plugin.core.model_file import load_model_file, read_model_spec
 from landcover_cnn_plugin.core.models import FAMILIES
 from landcover_cnn_plugin.core.progress import NullReporter
@@ -31,7 +34,8 @@ from lcnn_testing import reference_samples_frame, reference_stack, small_model_f
 gdal.UseExceptions()
 pytestmark = pytest.mark.slow
 PATCH_SIZE = 5
-MEMORY_MB = 8  # many blocks on the 768 x 384 stack: seams everywhere
+MEMORY_MB = 8  # the smallest blocks (256 x 256, one output tile): seams everywhere
+WINDOW = (384, 320)  # columns, rows of the stack's corner the families classify: 2 x 2 blocks
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +67,16 @@ def family_models(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
+def window(tmp_path_factory) -> Path:
+    """The stack's top-left WINDOW as a VRT (on disk: the workers open it too)."""
+    path = tmp_path_factory.mktemp("window") / "window.vrt"
+    gdal.Translate(str(path), str(reference_stack()), format="VRT", srcWin=[0, 0, *WINDOW])
+    return path
+
+
+@pytest.fixture(scope="module")
 def mask(tmp_path_factory) -> Path:
-    """1 on the stack's grid but for a rectangle across block seams (0: not classified)."""
+    """1 on the stack's grid but for a rectangle across both block seams (0: not classified)."""
     stack = gdal.Open(str(reference_stack()))
     path = tmp_path_factory.mktemp("mask") / "mask.tif"
     target = gdal.GetDriverByName("GTiff").Create(str(path), stack.RasterXSize, stack.RasterYSize, 1,
@@ -72,7 +84,7 @@ def mask(tmp_path_factory) -> Path:
     target.SetGeoTransform(stack.GetGeoTransform())
     target.SetProjection(stack.GetProjection())
     values = np.ones((stack.RasterYSize, stack.RasterXSize), np.uint8)
-    values[100:180, 200:330] = 0
+    values[200:300, 200:330] = 0
     target.GetRasterBand(1).WriteArray(values)
     target = None
     return path
@@ -82,6 +94,16 @@ def _outputs(folder: Path) -> dict[str, str]:
     folder.mkdir()
     return {"output": str(folder / "map.tif"), "confidence": str(folder / "confidence.tif"),
             "probabilities": str(folder / "probabilities.tif")}
+
+
+class Progress(NullReporter):
+    """Records the progress values a run reports."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def progress(self, percent: float) -> None:
+        self.values.append(percent)
 
 
 def _read(path: str) -> np.ndarray:
@@ -97,18 +119,22 @@ def _on_cluster(scheduler: Scheduler, raster: str, model: Path, outputs: dict[st
 
 
 @pytest.mark.parametrize("family", list(FAMILIES))
-def test_cluster_map_equals_this_machines_for_every_family(family, family_models, cluster, mask, tmp_path):
+def test_cluster_map_equals_this_machines_for_every_family(family, family_models, cluster, window, mask,
+                                                           tmp_path):
     scheduler, _ = cluster
-    raster = str(reference_stack())
+    raster = str(window)
     here, there = _outputs(tmp_path / "here"), _outputs(tmp_path / "cluster")
     local = classify_raster(raster, load_model_file(family_models[family]), mask=str(mask),
                             memory_mb=MEMORY_MB, **here)
-    remote = _on_cluster(scheduler, raster, family_models[family], there, mask=str(mask))
-    assert remote["n_blocks"] == local["n_blocks"] > 4
+    progress = Progress()
+    remote = _on_cluster(scheduler, raster, family_models[family], there, reporter=progress, mask=str(mask))
+    assert remote["n_blocks"] == local["n_blocks"] == 4
     assert remote["class_pixels"] == local["class_pixels"]
+    # progress advances once per written block
+    assert progress.values == [100.0 * done / remote["n_blocks"] for done in range(1, remote["n_blocks"] + 1)]
     codes = _read(there["output"])
     assert codes.tobytes() == _read(here["output"]).tobytes()
-    assert (codes[100:180, 200:330] == 0).all() and (codes[:100] > 0).all()
+    assert (codes[200:300, 200:330] == 0).all() and (codes[:200] > 0).all()
     for name in ("confidence", "probabilities"):
         assert np.abs(_read(there[name]) - _read(here[name])).max() <= 1e-6
     # styled as on this machine: the same colour table, legend and .qml
@@ -119,6 +145,65 @@ def test_cluster_map_equals_this_machines_for_every_family(family, family_models
     assert ours.GetMetadata() == theirs.GetMetadata()
     assert Path(there["output"]).with_suffix(".qml").read_text() == \
         Path(here["output"]).with_suffix(".qml").read_text()
+
+
+def test_cancel_cancels_the_tasks_and_leaves_no_output(cluster, tmp_path):
+    scheduler, client = cluster
+    stack = tiled_stack_vrt(tmp_path / "stack2x2.vrt", reference_stack(), 2, 2)
+    out = tmp_path / "out"
+    progress = Progress()
+    with pytest.raises(JobCanceled):
+        _on_cluster(scheduler, str(stack), small_model_file(), _outputs(out), reporter=progress,
+                    is_canceled=lambda: bool(progress.values))
+    assert progress.values and progress.values[-1] < 100
+    assert files_under(out) == []
+    assert wait_until(lambda: not any("landcover-cnn" in str(key) for keys in client.processing().values()
+                                      for key in keys), timeout=30)
+    plugins = client.run(lambda dask_worker: list(dask_worker.plugins))
+    assert not any(name.startswith("landcover-cnn-model") for names in plugins.values() for name in names)
+
+
+def test_blocks_in_flight_stay_within_the_window(cluster, tmp_path):
+    """The client holds at most ``window`` blocks (submitted or finished, not yet handed on)."""
+    scheduler, _ = cluster
+    stack = str(tiled_stack_vrt(tmp_path / "stack2x1.vrt", reference_stack(), 2, 1))
+    spec = read_model_spec(small_model_file())
+    dataset = gdal.Open(stack)
+    blocks = list(iter_blocks(dataset.RasterXSize, dataset.RasterYSize, 256, 256))
+    outputs = BlockOutputs(tuple(spec.legend.codes), "uint16", True, False)
+    drawn: list[int] = []
+
+    def jobs():
+        for block in blocks:
+            drawn.append(block.index)
+            yield BlockJob(block)
+
+    ahead = []
+    with cluster_runner(scheduler, stack, str(small_model_file()), NullReporter()) as session:
+        runner = ClusterBlocks(session.client, session.raster, session.model_key, session.run, window=3)
+        bands = RasterBands.of(dataset, spec.feature_names, "INPUT")
+        for handed, result in enumerate(runner.results(dataset, bands, jobs(), outputs, None), 1):
+            assert result.index == handed - 1 and result.confidence.shape == (256, 256)
+            ahead.append(len(drawn) - handed)
+    assert len(blocks) == len(ahead) == 12
+    assert max(ahead) == 2  # three held while one is handed on, never more
+    assert drawn == list(range(12))
+
+
+def test_input_the_workers_cannot_open_is_named(cluster, tmp_path):
+    """A raster only this process can read (GDAL's in-memory files are per process)."""
+    scheduler, _ = cluster
+    raster = "/vsimem/only_here/stack.tif"
+    gdal.Translate(raster, str(reference_stack()))
+    out = tmp_path / "out"
+    try:
+        with pytest.raises(UserInputError) as caught:
+            _on_cluster(scheduler, raster, small_model_file(), _outputs(out))
+    finally:
+        gdal.Unlink(raster)
+    assert caught.value.parameter == "INPUT"
+    assert raster in caught.value.message and "Every worker must reach the input" in caught.value.message
+    assert files_under(out) == []
 
 
 class KillWorkerAt:
@@ -148,51 +233,15 @@ def test_worker_killed_mid_run_blocks_run_again_and_map_is_identical(cluster, tm
     victim = sorted(pids.values())[0]
     reporter = KillWorkerAt(victim, 25.0)
     remote = _on_cluster(scheduler, str(stack), small_model_file(), there, reporter=reporter)
-    assert reporter.killed_at is not None and reporter.killed_at < 50 and reporter.values[-1] == 100
-    assert remote["n_blocks"] == local["n_blocks"] >= 12
+    assert reporter.killed_at is not None and reporter.killed_at < 50
+    assert remote["n_blocks"] == local["n_blocks"] == len(reporter.values) >= 12
+    assert reporter.values == sorted(reporter.values) and reporter.values[-1] == 100
     assert _read(there["output"]).tobytes() == _read(here["output"]).tobytes()
     for name in ("confidence", "probabilities"):
         assert np.abs(_read(there[name]) - _read(here[name])).max() <= 1e-6
     # the nanny started a new process in place of the killed one
     assert wait_until(lambda: len(client.run(os.getpid)) == 2, timeout=120)
     assert victim not in client.run(os.getpid).values()
-
-
-def test_cancel_cancels_the_tasks_and_leaves_no_output(cluster, tmp_path):
-    scheduler, client = cluster
-    stack = tiled_stack_vrt(tmp_path / "stack2x2.vrt", reference_stack(), 2, 2)
-    out = tmp_path / "out"
-    progress: list[float] = []
-
-    class Progress(NullReporter):
-        def progress(self, percent: float) -> None:
-            progress.append(percent)
-
-    with pytest.raises(JobCanceled):
-        _on_cluster(scheduler, str(stack), small_model_file(), _outputs(out), reporter=Progress(),
-                    is_canceled=lambda: bool(progress))
-    assert progress and progress[-1] < 100
-    assert files_under(out) == []
-    assert wait_until(lambda: not any("landcover-cnn" in str(key) for keys in client.processing().values()
-                                      for key in keys), timeout=30)
-    plugins = client.run(lambda dask_worker: list(dask_worker.plugins))
-    assert not any(name.startswith("landcover-cnn-model") for names in plugins.values() for name in names)
-
-
-def test_input_the_workers_cannot_open_is_named(cluster, tmp_path):
-    """A raster only this process can read (GDAL's in-memory files are per process)."""
-    scheduler, _ = cluster
-    raster = "/vsimem/only_here/stack.tif"
-    gdal.Translate(raster, str(reference_stack()))
-    out = tmp_path / "out"
-    try:
-        with pytest.raises(UserInputError) as caught:
-            _on_cluster(scheduler, raster, small_model_file(), _outputs(out))
-    finally:
-        gdal.Unlink(raster)
-    assert caught.value.parameter == "INPUT"
-    assert raster in caught.value.message and "Every worker must reach the input" in caught.value.message
-    assert files_under(out) == []
 
 
 def test_unreachable_scheduler_is_named_within_15_s(tmp_path):

@@ -33,6 +33,7 @@ CHECKED_DISTRIBUTIONS = {
     "numpy": ("numpy",),
     "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-gpu"),
     "keras": ("keras",),
+    "scikit-learn": ("scikit-learn",),
     "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
 }
 #: Models a worker keeps loaded (most recently used).

@@ -137,7 +137,7 @@ def _ship_model(client: Client, model_path: str, run: str) -> tuple[str, str]:
 
 
 def _check_environment(client: Client) -> None:
-    """Refuse workers whose Python, GDAL, numpy, TensorFlow, Keras, ONNX Runtime or plugin code differ."""
+    """Refuse workers whose Python, GDAL, libraries (:data:`.remote.CHECKED_DISTRIBUTIONS`) or code differ."""
     here = environment()
     differences = []
     for address, theirs in sorted(client.run(environment).items()):
