@@ -23,6 +23,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..core.atomic import check_output_folder
 from ..core.errors import UserInputError
+from .parameters import NAMES_FIELD, names_field
 from .qgis_io import RasterInput, raster_input
 
 INTEGER_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong)
@@ -130,13 +131,13 @@ def output_folder_problem(path: str, parameter: str) -> str | None:
 
 
 def check_polygons_and_grid(algorithm, parameters: dict[str, Any], context: QgsProcessingContext,
-                            polygons: str, field: str, name_field: str | None, raster: str | None,
+                            polygons: str, field: str, with_names: bool, raster: str | None,
                             output: str | None, kind: str = "polygon") -> str | None:
     """Shared checks of the data preparation algorithms: the first problem found, or None.
 
     Checks the polygon layer (present, not empty, has a CRS), its integer class field and
-    optional name field, the raster's CRS, that the polygons' extent meets the raster's
-    (after reprojection) and that the output folder is writable.
+    (``with_names``) the class-name field NAMES_FIELD, the raster's CRS, that the polygons' extent
+    meets the raster's (after reprojection) and that the output folder is writable.
     """
     source = algorithm.parameterAsSource(parameters, polygons, context)
     if source is None:
@@ -146,9 +147,9 @@ def check_polygons_and_grid(algorithm, parameters: dict[str, Any], context: QgsP
     problem = (crs_problem(source.sourceCrs(), f"the {kind} layer", polygons)
                or integer_field_problem(source, algorithm.parameterAsString(parameters, field, context),
                                         field, polygons))
-    if not problem and name_field:
-        problem = field_exists_problem(source, algorithm.parameterAsString(parameters, name_field, context),
-                                       name_field, polygons)
+    if not problem and with_names:
+        problem = field_exists_problem(source, names_field(algorithm, parameters, context), NAMES_FIELD,
+                                       polygons)
     if not problem and raster and parameters.get(raster) not in (None, ""):
         layer = raster_input(algorithm, parameters, raster, context)
         if layer is None:

@@ -89,7 +89,7 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
             256, minValue=16, maxValue=65536)
         memory.setFlags(memory.flags() | memory.FlagAdvanced)
         self.addParameter(memory)
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map")))
+        self.add_product_output(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False))
         self.addParameter(QgsProcessingParameterRasterDestination(

@@ -12,7 +12,7 @@ from ..core.progress import ScaledReporter
 from ..core.sampling import extract_samples_to_csv
 from .base import FeedbackReporter, LandcoverAlgorithm
 from .checks import check_polygons_and_grid, pixel_selection_problem
-from .parameters import PixelSelectionParameters, add_polygon_parameters
+from .parameters import PixelSelectionParameters, add_polygon_parameters, names_field
 from .qgis_io import raster_input, read_label_polygons
 
 
@@ -38,7 +38,6 @@ class ExtractSamplesAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
     RASTER = "RASTER"
     POLYGONS = "POLYGONS"
     FIELD = "FIELD"
-    CLASS_NAME_FIELD = "CLASS_NAME_FIELD"
     OUTPUT = "OUTPUT"
     NUMBER_OUTPUTS = {"SAMPLES": "Samples written", "NODATA": "Pixels on nodata",
                       "POLYGONS_USED": "Polygons with samples",
@@ -46,23 +45,23 @@ class ExtractSamplesAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer(self.RASTER, self.tr("Raster (stack)")))
-        add_polygon_parameters(self, self.POLYGONS, self.FIELD, self.CLASS_NAME_FIELD)
+        add_polygon_parameters(self, self.POLYGONS, self.FIELD, with_names=True)
         self.add_pixel_selection_parameters(self.RASTER)
-        self.addParameter(QgsProcessingParameterFileDestination(
+        self.add_product_output(QgsProcessingParameterFileDestination(
             self.OUTPUT, self.tr("Samples CSV"), self.tr("CSV files (*.csv)")))
         self.add_number_outputs(self.NUMBER_OUTPUTS)
 
     def check_parameters(self, parameters, context):
         return (check_polygons_and_grid(self, parameters, context, self.POLYGONS, self.FIELD,
-                                        self.CLASS_NAME_FIELD, self.RASTER, self.OUTPUT)
+                                        True, self.RASTER, self.OUTPUT)
                 or pixel_selection_problem(self, parameters, context, "pixels"))
 
     def process(self, parameters, context, feedback):
         raster = raster_input(self, parameters, self.RASTER, context)
         source = self.parameterAsSource(parameters, self.POLYGONS, context)
-        output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        output = self.output_paths(parameters, context, [self.OUTPUT])[self.OUTPUT]
         field = self.parameterAsString(parameters, self.FIELD, context)
-        name_field = self.parameterAsString(parameters, self.CLASS_NAME_FIELD, context) or None
+        name_field = names_field(self, parameters, context)
         inset, max_points, seed = self.pixel_selection(parameters, context)
         polygons = read_label_polygons(source, field, name_field, raster.crs(), context, feedback,
                                        parameter=self.POLYGONS)

@@ -23,7 +23,7 @@ from ..core.progress import ScaledReporter
 from ..core.sampling import write_points_csv
 from .base import FeedbackReporter, LandcoverAlgorithm
 from .checks import check_polygons_and_grid, pixel_selection_problem
-from .parameters import PixelSelectionParameters, add_polygon_parameters
+from .parameters import PixelSelectionParameters, add_polygon_parameters, names_field
 from .qgis_io import raster_input, read_label_polygons, vector_driver
 
 
@@ -51,7 +51,6 @@ class RegularPointsAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
     )
     INPUT = "INPUT"
     FIELD = "FIELD"
-    CLASS_NAME_FIELD = "CLASS_NAME_FIELD"
     REFERENCE = "REFERENCE"
     SPACING = "SPACING"
     OUTPUT = "OUTPUT"
@@ -59,7 +58,7 @@ class RegularPointsAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
                       "POLYGONS_OUTSIDE": "Polygons outside the grid"}
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        add_polygon_parameters(self, self.INPUT, self.FIELD, self.CLASS_NAME_FIELD)
+        add_polygon_parameters(self, self.INPUT, self.FIELD, with_names=True)
         self.addParameter(QgsProcessingParameterRasterLayer(
             self.REFERENCE, self.tr("Reference raster (points at its pixel centres)"), optional=True))
         self.addParameter(QgsProcessingParameterDistance(
@@ -69,12 +68,12 @@ class RegularPointsAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
         output = QgsProcessingParameterVectorDestination(
             self.OUTPUT, self.tr("Regular points"), QgsProcessing.TypeVectorPoint)
         output.setSupportsNonFileBasedOutput(False)
-        self.addParameter(output)
+        self.add_product_output(output)
         self.add_number_outputs(self.NUMBER_OUTPUTS)
 
     def check_parameters(self, parameters, context):
         problem = check_polygons_and_grid(self, parameters, context, self.INPUT, self.FIELD,
-                                          self.CLASS_NAME_FIELD, self.REFERENCE, self.OUTPUT)
+                                          True, self.REFERENCE, self.OUTPUT)
         if problem:
             return problem
         has_reference = raster_input(self, parameters, self.REFERENCE, context) is not None
@@ -87,9 +86,9 @@ class RegularPointsAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
     def process(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, self.INPUT, context)
         reference = raster_input(self, parameters, self.REFERENCE, context)
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        output = self.output_paths(parameters, context, [self.OUTPUT])[self.OUTPUT]
         field = self.parameterAsString(parameters, self.FIELD, context)
-        name_field = self.parameterAsString(parameters, self.CLASS_NAME_FIELD, context) or None
+        name_field = names_field(self, parameters, context)
         inset, max_points, seed = self.pixel_selection(parameters, context)
         crs = reference.crs() if reference is not None else source.sourceCrs()
         polygons = read_label_polygons(source, field, name_field, crs, context, feedback)

@@ -15,6 +15,7 @@ from ..core.errors import UserInputError
 from ..core.sampling import sample_points_to_csv
 from .base import FeedbackReporter, LandcoverAlgorithm
 from .checks import check_polygons_and_grid, integer_field_problem
+from .parameters import add_names_field, names_field
 from .qgis_io import point_layer_for_ogr, raster_input
 
 
@@ -42,7 +43,6 @@ class SamplePointsAlgorithm(LandcoverAlgorithm):
     RASTER = "RASTER"
     LABEL = "LABEL"
     GROUP = "GROUP"
-    CLASS_NAME_FIELD = "CLASS_NAME_FIELD"
     OUTPUT = "OUTPUT"
     NUMBER_OUTPUTS = {"SAMPLES": "Samples written", "OUTSIDE": "Points outside the raster",
                       "NODATA": "Points on nodata", "UNLABELLED": "Points without label"}
@@ -57,10 +57,8 @@ class SamplePointsAlgorithm(LandcoverAlgorithm):
         self.addParameter(QgsProcessingParameterField(
             self.GROUP, self.tr("Group field (polygon_id)"), parentLayerParameterName=self.POINTS,
             type=QgsProcessingParameterField.Numeric, optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            self.CLASS_NAME_FIELD, self.tr("Class name field"), parentLayerParameterName=self.POINTS,
-            optional=True))
-        self.addParameter(QgsProcessingParameterFileDestination(
+        add_names_field(self, self.POINTS)
+        self.add_product_output(QgsProcessingParameterFileDestination(
             self.OUTPUT, self.tr("Samples CSV"), self.tr("CSV files (*.csv)")))
         self.add_number_outputs(self.NUMBER_OUTPUTS)
 
@@ -73,7 +71,7 @@ class SamplePointsAlgorithm(LandcoverAlgorithm):
 
     def check_parameters(self, parameters, context):
         problem = check_polygons_and_grid(self, parameters, context, self.POINTS, self.LABEL,
-                                          self.CLASS_NAME_FIELD, self.RASTER, self.OUTPUT, kind="point")
+                                          True, self.RASTER, self.OUTPUT, kind="point")
         if not problem and self.parameterAsString(parameters, self.GROUP, context):
             source = self.parameterAsSource(parameters, self.POINTS, context)
             problem = integer_field_problem(source, self.parameterAsString(parameters, self.GROUP, context),
@@ -82,9 +80,9 @@ class SamplePointsAlgorithm(LandcoverAlgorithm):
 
     def process(self, parameters, context, feedback):
         raster = raster_input(self, parameters, self.RASTER, context)
-        output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        output = self.output_paths(parameters, context, [self.OUTPUT])[self.OUTPUT]
         label = self.parameterAsString(parameters, self.LABEL, context)
-        name_field = self.parameterAsString(parameters, self.CLASS_NAME_FIELD, context) or None
+        name_field = names_field(self, parameters, context)
         group = self._group_field(parameters, context)
         path, layer = point_layer_for_ogr(self, parameters, self.POINTS, raster.crs(), context, feedback)
         with atomic_output(output) as tmp:

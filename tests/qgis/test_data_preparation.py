@@ -71,12 +71,12 @@ def study(provider, tmp_path_factory, osm_polygons):
     out["labels"] = run("rasterizepolygons", {"INPUT": str(osm_polygons), "FIELD": "code", "REFERENCE": stack,
                                               "OUTPUT": str(folder / "labels.tif")})
     out["points"] = run("regularpoints", {"INPUT": str(osm_polygons), "FIELD": "code",
-                                          "CLASS_NAME_FIELD": "fclass", "REFERENCE": stack,
+                                          "NAMES_FIELD": "fclass", "REFERENCE": stack,
                                           "OUTPUT": str(folder / "points.gpkg")})
     out["samples"] = run("samplepoints", {"POINTS": out["points"]["OUTPUT"], "RASTER": stack, "LABEL": "code",
-                                          "CLASS_NAME_FIELD": "fclass", "OUTPUT": str(folder / "chain.csv")})
+                                          "NAMES_FIELD": "fclass", "OUTPUT": str(folder / "chain.csv")})
     out["extract"] = run("extractsamples", {"RASTER": stack, "POLYGONS": str(osm_polygons), "FIELD": "code",
-                                            "CLASS_NAME_FIELD": "fclass", "OUTPUT": str(folder / "one.csv")})
+                                            "NAMES_FIELD": "fclass", "OUTPUT": str(folder / "one.csv")})
     return out
 
 
@@ -279,7 +279,7 @@ def test_samplepoints_reprojects_points(provider, tmp_path, study):
     gdal.VectorTranslate(str(wgs84), study["points"]["OUTPUT"], dstSRS="EPSG:4326", reproject=True,
                          where="polygon_id < 60")
     result = run("samplepoints", {"POINTS": str(wgs84), "RASTER": study["stack"]["OUTPUT"], "LABEL": "code",
-                                  "CLASS_NAME_FIELD": "fclass", "OUTPUT": str(tmp_path / "samples.csv")})
+                                  "NAMES_FIELD": "fclass", "OUTPUT": str(tmp_path / "samples.csv")})
     header, rows = read_samples_csv(Path(result["OUTPUT"]))
     expected_header, expected = read_samples_csv(Path(study["samples"]["OUTPUT"]))
     assert header == expected_header
