@@ -85,8 +85,9 @@ def _range_text(low: float, high: float, integer: bool) -> str:
 
 
 def integer_field_problem(source: QgsFeatureSource | None, field_name: str, parameter: str,
-                          layer_parameter: str) -> str | None:
-    """Message when ``field_name`` is missing from ``source`` or not an integer field, else None."""
+                          layer_parameter: str, text_allowed: bool = False) -> str | None:
+    """Message when ``field_name`` is missing from ``source`` or not an integer field (nor a text
+    field, when ``text_allowed``: class names as labels), else None."""
     if source is None:
         return None
     if not field_name:
@@ -97,6 +98,8 @@ def integer_field_problem(source: QgsFeatureSource | None, field_name: str, para
         return (f"{parameter}: {layer_parameter} has no field '{field_name}' (its fields: {names}). "
                 "Choose the integer class code field.")
     field = source.fields().at(index)
+    if text_allowed and field.type() == QVariant.String:
+        return None
     if field.type() not in INTEGER_TYPES:
         return (f"{parameter}: the field '{field_name}' is of type {field.typeName()}, not integer. "
                 + INTEGER_HINT)
@@ -135,18 +138,20 @@ def check_polygons_and_grid(algorithm, parameters: dict[str, Any], context: QgsP
                             output: str | None, kind: str = "polygon") -> str | None:
     """Shared checks of the data preparation algorithms: the first problem found, or None.
 
-    Checks the polygon layer (present, not empty, has a CRS), its integer class field and
+    Checks the polygon layer (present, not empty, has a CRS), its integer class field (points: an
+    integer or text field) and
     (``with_names``) the class-name field NAMES_FIELD, the raster's CRS, that the polygons' extent
     meets the raster's (after reprojection) and that the output folder is writable.
     """
     source = algorithm.parameterAsSource(parameters, polygons, context)
     if source is None:
         return f"{polygons}: choose a {kind} layer."
+    text_allowed = kind == "point"  # sampled points keep their labels; polygons are burnt by code
     if source.featureCount() == 0:
         return f"{polygons}: the {kind} layer has no features; choose a layer with training {kind}s."
     problem = (crs_problem(source.sourceCrs(), f"the {kind} layer", polygons)
                or integer_field_problem(source, algorithm.parameterAsString(parameters, field, context),
-                                        field, polygons))
+                                        field, polygons, text_allowed))
     if not problem and with_names:
         problem = field_exists_problem(source, names_field(algorithm, parameters, context), NAMES_FIELD,
                                        polygons)

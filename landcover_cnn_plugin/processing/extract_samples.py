@@ -76,7 +76,9 @@ class ExtractSamplesAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
                     f"no sample: all {counts.nodata} pixels under the polygons are nodata in the "
                     "raster; choose a raster with data under the polygons (check its nodata "
                     "value).", self.RASTER)
-        feedback.pushInfo(f"{counts.written} samples from {counts.polygons_used} polygons; skipped "
-                          f"{counts.nodata} nodata pixels; {counts.polygons_outside} polygons outside.")
+        feedback.pushInfo(f"{counts.written} samples from {counts.polygons_used} features; skipped "
+                          f"{counts.nodata} nodata pixels; {counts.polygons_outside} features outside.")
+        feedback.pushInfo(f"Samples per class (a polygon = a part of a multi-part feature, a group of "
+                          f"the splits): {counts.class_summary()}.")
         return {self.OUTPUT: output, "SAMPLES": counts.written, "NODATA": counts.nodata,
                 "POLYGONS_USED": counts.polygons_used, "POLYGONS_OUTSIDE": counts.polygons_outside}

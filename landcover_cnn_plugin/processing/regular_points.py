@@ -104,7 +104,7 @@ class RegularPointsAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
         try:
             counts = write_points_csv(rasterizer, csv_path, field, name_field, max_points, seed,
                                       ScaledReporter(FeedbackReporter(feedback), 10, 70), feedback.isCanceled)
-            feedback.pushInfo(f"Writing {counts.written} points.")
+            feedback.pushInfo(f"Writing {counts.written} points; per class: {counts.class_summary()}.")
             with atomic_files(output) as tmp:
                 csv_points_to_vector(csv_path, tmp, crs.toWkt(), Path(output).stem, vector_driver(output),
                                      ScaledReporter(FeedbackReporter(feedback), 70, 100), feedback.isCanceled)

@@ -52,8 +52,8 @@ class SamplePointsAlgorithm(LandcoverAlgorithm):
             self.POINTS, self.tr("Points"), [QgsProcessing.TypeVectorPoint]))
         self.addParameter(QgsProcessingParameterRasterLayer(self.RASTER, self.tr("Raster (stack)")))
         self.addParameter(QgsProcessingParameterField(
-            self.LABEL, self.tr("Label field (integer class code)"), parentLayerParameterName=self.POINTS,
-            type=QgsProcessingParameterField.Numeric))
+            self.LABEL, self.tr("Label field (class code or class name)"),
+            parentLayerParameterName=self.POINTS))
         self.addParameter(QgsProcessingParameterField(
             self.GROUP, self.tr("Group field (polygon_id)"), parentLayerParameterName=self.POINTS,
             type=QgsProcessingParameterField.Numeric, optional=True))
@@ -95,5 +95,6 @@ class SamplePointsAlgorithm(LandcoverAlgorithm):
                     "data with a class code.", self.POINTS)
         feedback.pushInfo(f"{counts.written} samples written; skipped: {counts.outside} outside the raster, "
                           f"{counts.nodata} on nodata, {counts.unlabelled} without label or group.")
+        feedback.pushInfo(f"Samples per class: {counts.class_summary()}.")
         return {self.OUTPUT: output, "SAMPLES": counts.written, "OUTSIDE": counts.outside,
                 "NODATA": counts.nodata, "UNLABELLED": counts.unlabelled}

@@ -7,13 +7,8 @@ from osgeo import gdal
 
 from landcover_cnn_plugin.core.io.blocks import BlockSampler
 from landcover_cnn_plugin.core.io.grid import Grid, lonlat_transform
-from landcover_cnn_plugin.core.samples import (
-    GROUP_COLUMN,
-    NON_FEATURE_COLUMNS,
-    SamplesCsvWriter,
-    read_samples,
-    samples_header,
-)
+from landcover_cnn_plugin.core.samples import GROUP_COLUMN, NON_FEATURE_COLUMNS, read_samples, samples_header
+from landcover_cnn_plugin.core.samples_writer import SamplesCsvWriter
 from lcnn_testing import OSM_CODES, STUDY_BANDS, reference_labels, reference_polygon_ids, reference_stack
 
 gdal.UseExceptions()
