@@ -266,14 +266,17 @@ def _feature_columns(frame: Any, columns: list[str], features: Sequence[str] | N
 def _groups(frame: Any, keep: np.ndarray, group: str | None, columns: list[str],
             ) -> tuple[np.ndarray | None, str | None]:
     """Group of each kept row and the group column's description. ``polygon_id`` with a
-    ``polygon_part`` column: one group per (feature, part), numbered 0.. in that order."""
+    ``polygon_part`` column that is not all 0: one group per (feature, part), numbered 0.. in that
+    order; else the group column's values."""
     if not group:
         return None, None
+    values = frame.loc[keep, group].to_numpy()
     if group != GROUP_COLUMN or PART_COLUMN not in columns:
-        return frame.loc[keep, group].to_numpy(), group
-    pairs = np.column_stack([frame.loc[keep, group].to_numpy(dtype=np.float64),
-                             np.nan_to_num(frame.loc[keep, PART_COLUMN].to_numpy(dtype=np.float64))])
-    _, groups = np.unique(pairs, axis=0, return_inverse=True)
+        return values, group
+    parts = np.nan_to_num(frame.loc[keep, PART_COLUMN].to_numpy(dtype=np.float64))
+    if not parts.any():
+        return values, group
+    _, groups = np.unique(np.column_stack([values.astype(np.float64), parts]), axis=0, return_inverse=True)
     return groups.reshape(-1).astype(np.int64), f"{GROUP_COLUMN} + {PART_COLUMN}"
 
 

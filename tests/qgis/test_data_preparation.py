@@ -225,10 +225,17 @@ def test_chain_and_one_step_give_identical_rows(study):
     chain = Path(study["samples"]["OUTPUT"]).read_bytes()
     assert chain == Path(study["extract"]["OUTPUT"]).read_bytes()
     header, rows = read_samples_csv(Path(study["samples"]["OUTPUT"]))
-    assert header == ["X", "Y", *STUDY_BANDS, "code", "fclass", "polygon_id", "Latitude", "Longitude"]
+    assert header == ["X", "Y", *STUDY_BANDS, "code", "fclass", "polygon_id", "polygon_part", "Latitude",
+                      "Longitude"]
     assert study["samples"]["SAMPLES"] == study["extract"]["SAMPLES"] == len(rows)
     pids = np.array([int(r[header.index("polygon_id")]) for r in rows])
     assert (np.diff(pids) >= 0).all()  # ordered by polygon_id
+    # the 4 OSM features of two parts: the rows of their second parts say so (independent: OGR)
+    parts = {(int(r[header.index("polygon_id")]), int(r[header.index("polygon_part")])) for r in rows}
+    source = ogr.Open(str(SAMPLE_DIR / "osm_landuse_water.gpkg"))
+    two_parts = {f.GetFID() for f in source.GetLayer(0) if f.GetGeometryRef().GetGeometryCount() == 2}
+    assert len(two_parts) == 4 and {pid for pid, part in parts if part == 1} <= two_parts
+    assert {pid for pid, part in parts if part == 1}  # some of them have pixels in both parts
 
 
 def test_sampled_values_equal_raster(study):
@@ -251,8 +258,8 @@ def test_sampled_values_equal_raster(study):
         assert [int(v) for v in row[2:11]] == stack[:, r, c].tolist()
         assert int(row[11]) == codes[r, c]
         lat, lon, _ = to_wgs84.TransformPoint(x, y)
-        assert float(row[14]) == pytest.approx(lat, abs=1e-7)
-        assert float(row[15]) == pytest.approx(lon, abs=1e-7)
+        assert float(row[15]) == pytest.approx(lat, abs=1e-7)
+        assert float(row[16]) == pytest.approx(lon, abs=1e-7)
 
 
 def test_samplepoints_skips_points_outside_raster(provider, tmp_path, reference_polygons):
@@ -283,7 +290,7 @@ def test_samplepoints_reprojects_points(provider, tmp_path, study):
     header, rows = read_samples_csv(Path(result["OUTPUT"]))
     expected_header, expected = read_samples_csv(Path(study["samples"]["OUTPUT"]))
     assert header == expected_header
-    assert rows == [row for row in expected if int(row[-3]) < 60]
+    assert rows == [row for row in expected if int(row[header.index("polygon_id")]) < 60]
 
 
 def read_points_xy(path: str) -> np.ndarray:

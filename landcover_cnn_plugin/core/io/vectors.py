@@ -114,7 +114,8 @@ def count_points(path: str, layer_name: str | int | None) -> int:
 
 def layer_fields(path: str, layer_name: str | int | None) -> list[str]:
     """Attribute field names of a layer."""
-    definition = _layer(ogr.Open(str(path)), layer_name).GetLayerDefn()
+    source = ogr.Open(str(path))  # kept open while its layer is read (OGR frees the layer with it)
+    definition = _layer(source, layer_name).GetLayerDefn()
     return [definition.GetFieldDefn(i).GetName() for i in range(definition.GetFieldCount())]
 
 
