@@ -246,9 +246,10 @@ class PolygonRasterizer:
                             is_canceled: Callable[[], bool] | None = None) -> Iterator[PolygonPixels]:
         """Yield the pixels of every polygon, in feature id order (polygons without pixels skipped).
 
-        ``max_points_per_polygon`` > 0 keeps a random subset of that many pixels per polygon,
-        drawn with a generator seeded by ``(seed, fid)`` (independent of the other polygons),
-        still in row-major order.
+        ``max_points_per_polygon`` > 0 keeps a random subset of that many pixels per polygon (each
+        part of a multi-part feature: a polygon the user drew), drawn with a generator seeded by
+        ``(seed, fid)`` (``(seed, fid, part)`` for the parts of a multi-part feature), independent
+        of the other polygons, still in row-major order.
         """
         reporter = reporter or NullReporter()
         total = len(self.polygons)
@@ -256,15 +257,27 @@ class PolygonRasterizer:
             raise_if_canceled(is_canceled)
             rows, cols, parts = self.polygon_pixels(index)
             fid = int(self.polygons.fids[index])
-            if 0 < max_points_per_polygon < len(rows):
-                rng = np.random.default_rng([seed, fid])
-                keep = np.sort(rng.choice(len(rows), size=max_points_per_polygon, replace=False))
+            if max_points_per_polygon > 0:
+                keep = _subset_per_part(parts, max_points_per_polygon, seed, fid)
                 rows, cols, parts = rows[keep], cols[keep], parts[keep]
             if total:
                 reporter.progress(100.0 * (index + 1) / total)
             if len(rows):
                 name = self.polygons.names[index] if self.polygons.names is not None else None
                 yield PolygonPixels(index, fid, int(self.polygons.codes[index]), name, rows, cols, parts)
+
+
+def _subset_per_part(parts: np.ndarray, n: int, seed: int, fid: int) -> np.ndarray:
+    """Positions of at most ``n`` pixels of each part, drawn at random (sorted). One pass of
+    Python per part larger than ``n``, on that part's pixels only."""
+    order = np.argsort(parts, kind="stable")
+    distinct, starts, counts = np.unique(parts[order], return_index=True, return_counts=True)
+    keep = [order[start:start + count] for start, count in zip(starts, counts, strict=True) if count <= n]
+    for part, start, count in zip(distinct.tolist(), starts, counts, strict=True):
+        if count > n:
+            rng = np.random.default_rng([seed, fid] if len(distinct) == 1 else [seed, fid, part])
+            keep.append(order[start:start + count][rng.choice(count, size=n, replace=False)])
+    return np.sort(np.concatenate(keep)) if keep else np.empty(0, dtype=np.int64)
 
 
 def rasterize_codes(rasterizer: PolygonRasterizer, path: str, reporter: Reporter | None = None,
