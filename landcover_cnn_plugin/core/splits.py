@@ -207,35 +207,36 @@ def check_split(split: SplitIndices, class_ids: np.ndarray, legend: ClassLegend)
                for part in ("train", "validation", "test")}
     untrained = [i for i in range(legend.n_classes) if i not in present["train"]]
     if untrained:
-        grouped = split.protocol == "group"
-        if grouped and split.groups is not None:
-            pairs = np.unique(np.column_stack([class_ids, _group_ids(split.groups)]), axis=0)
-            held = np.bincount(pairs[:, 0], minlength=legend.n_classes)
-            unit = "; ".join(f"{legend.label_of(legend.codes[i])} has {_polygons(held[i])}"
+        them = "it" if len(untrained) == 1 else "them"
+        classes = f"{'class' if len(untrained) == 1 else 'classes'} {legend.labels_of_ids(untrained)}"
+        if split.protocol != "group":
+            raise UserInputError(
+                f"the random split leaves no training samples for {classes}, so the model could not "
+                f"learn {them}: collect more samples of {them} or merge {them} with a similar class.",
+                "SPLIT")
+        pairs = np.unique(np.column_stack([class_ids, _group_ids(split.groups)]), axis=0)
+        held = np.bincount(pairs[:, 0], minlength=legend.n_classes)
+        polygons = "; ".join(f"{legend.label_of(legend.codes[i])} has {_polygons(held[i])}"
                              for i in untrained)
-            why = (f" ({unit}: too few to be both learnt and tested, since a polygon's pixels go to "
-                   "one part only)")
-        else:
-            why = ""
-        one = len(untrained) == 1
         raise UserInputError(
-            f"the {split.protocol} split leaves no training samples for "
-            f"{'class' if one else 'classes'} {legend.labels_of_ids(untrained)}{why}, so the model "
-            f"could not learn {'it' if one else 'them'}. Draw more polygons of "
-            f"{'it' if one else 'them'} (each part of a multi-part feature counts as one), merge "
-            f"{'it' if one else 'them'} with a similar class, estimate the accuracy by cross-validation "
-            "(CV_FOLDS) instead of one held-out part, or choose the random split (SPLIT; its accuracy "
-            "figures are optimistic, since neighbouring pixels of one polygon land in training and "
-            "test).", "SPLIT")
+            f"the group split leaves no training samples for {classes} ({polygons}: too few to be "
+            "both learnt and tested, since a polygon's pixels go to one part only), so the model "
+            f"could not learn {them}. Draw more polygons of {them} (each part of a multi-part feature "
+            f"counts as one), merge {them} with a similar class, estimate the accuracy by "
+            "cross-validation (CV_FOLDS) instead of one held-out part, or choose the random split "
+            "(SPLIT; its accuracy figures are optimistic, since neighbouring pixels of one polygon "
+            "land in training and test).", "SPLIT")
     for part in ("validation", "test"):
         missing = [i for i in range(legend.n_classes) if i not in present[part]]
         if missing:
-            use = "early stopping does not watch it" if part == "validation" else \
-                "the accuracy figures do not cover it"
+            one = len(missing) == 1
+            it = "it" if one else "them"
+            use = f"early stopping does not watch {it}" if part == "validation" else \
+                f"the accuracy figures do not cover {it}"
             split.warnings.append(
-                f"{'class' if len(missing) == 1 else 'classes'} {legend.labels_of_ids(missing)} "
-                f"{'has' if len(missing) == 1 else 'have'} no samples in the {part} part ({use}): "
-                "draw more polygons of it or merge it with a similar class.")
+                f"{'class' if one else 'classes'} {legend.labels_of_ids(missing)} {'has' if one else 'have'} "
+                f"no samples in the {part} part ({use}): draw more polygons of {it} or merge {it} with a "
+                "similar class.")
 
 
 def cross_validation_folds(labels: np.ndarray, groups: np.ndarray | None, protocol: str, n_folds: int,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -133,6 +134,13 @@ def test_the_classwise_layer_splits_by_part_and_every_class_is_trained(berlin_sa
     assert set(ids[split.train].tolist()) == set(range(6))
     assert not set(table.groups[split.train].tolist()) & set(table.groups[split.test].tolist())
     assert split.to_dict(table.codes)["groups"]["train"]["6"] >= 1
+    # a class the test part lacks is learnt but not measured: a warning by code and name
+    other = legend.ids_from_codes([6])[0]
+    untested = replace(split, test=split.test[ids[split.test] != other], warnings=[])
+    check_split(untested, ids, legend)
+    assert untested.warnings == ["class 6 (Other) has no samples in the test part (the accuracy figures "
+                                 "do not cover it): draw more polygons of it or merge it with a similar "
+                                 "class."]
 
 
 def test_a_split_leaving_a_class_untrained_is_refused_before_training(berlin_samples):
