@@ -1,14 +1,17 @@
 """Issue 18 through Debian's real qgis_process.bin: the Berlin class-wise layer (one MultiPolygon
-feature per class, as drawn in a GIS) from polygons to a trained model, and the refusal of a split
-that would leave a class untrained, read from a CSV saved the European way."""
+feature per class, as drawn in a GIS) from polygons to a trained model, the refusal of a split
+that would leave a class untrained (read from a CSV saved the European way), and points with a
+class name field as training data."""
 
 from __future__ import annotations
 
 import csv
 import shutil
 
+from osgeo import ogr
+
 from landcover_cnn_plugin.core.model_file import read_model_metadata
-from lcnn_testing import BERLIN_CLASSES, berlin_dir
+from lcnn_testing import BERLIN_CLASSES, berlin_dir, reference_stack
 
 
 def test_berlin_classwise_layer_trains_every_class(qgis_process, tmp_path):
@@ -57,3 +60,37 @@ def test_berlin_classwise_layer_trains_every_class(qgis_process, tmp_path):
     assert any(f"{code} ({name})" in refused.text for code, name in BERLIN_CLASSES.items())
     assert "CV_FOLDS" in refused.text and "random split" in refused.text
     assert "Traceback" not in refused.text and not refused_model.exists()
+
+
+def test_points_with_a_class_name_field_are_training_data(qgis_process, tmp_path, osm_polygons):
+    """One point inside each OSM polygon, labelled by the text field fclass: samplepoints, then
+    trainmodel; every point is its own group, the names are the legend."""
+    points = tmp_path / "points.gpkg"
+    source = ogr.Open(str(osm_polygons))
+    layer = source.GetLayer(0)
+    target = ogr.GetDriverByName("GPKG").CreateDataSource(str(points))
+    out = target.CreateLayer("points", layer.GetSpatialRef(), ogr.wkbPoint)
+    out.CreateField(ogr.FieldDefn("landuse", ogr.OFTString))
+    names = {}
+    for feature in layer:
+        point = ogr.Feature(out.GetLayerDefn())
+        point.SetField("landuse", feature.GetField("fclass"))
+        point.SetGeometry(feature.GetGeometryRef().PointOnSurface())
+        out.CreateFeature(point)
+        names[feature.GetField("fclass")] = names.get(feature.GetField("fclass"), 0) + 1
+    target = None
+    samples = tmp_path / "samples.csv"
+    sampled = qgis_process.run("landcovercnn:samplepoints", {
+        "POINTS": points, "RASTER": str(reference_stack()), "LABEL": "landuse", "OUTPUT": samples})
+    assert sampled.returncode == 0, sampled.text
+    assert "forest:" in sampled.text and "wetland:" in sampled.text  # samples per class, by name
+    model = tmp_path / "model.lcnn"
+    train = qgis_process.run("landcovercnn:trainmodel", {
+        "INPUT": samples, "LABEL": "landuse", "MODEL_TYPE": 1, "EPOCHS": 3, "OUTPUT_MODEL": model})
+    assert train.returncode == 0, train.text
+    metadata = read_model_metadata(model)
+    assert metadata["legend"]["names"] == sorted(names)  # the names, coded 1.. alphabetically
+    split = metadata["split"]
+    for part in ("train", "validation", "test"):  # each point a group of its own
+        assert split["groups"][part] == split["counts"][part]
+    assert sum(sum(counts.values()) for counts in split["counts"].values()) == int(sampled.results["SAMPLES"])
