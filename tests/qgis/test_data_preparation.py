@@ -186,13 +186,13 @@ def test_rasterize_reference_polygons_edge_cases(provider, tmp_path, reference_p
 # --- regularpoints, samplepoints, extractsamples ----------------------------------------------
 
 def read_points(path: str) -> dict[str, np.ndarray]:
-    """Point layer as columns x, y, code, polygon_id[, fclass] (via an OGR CSV export)."""
+    """Point layer as columns x, y, code, polygon_id, polygon_part[, fclass] (via an OGR CSV export)."""
     text = path + ".xy.csv"
     gdal.VectorTranslate(text, path, format="CSV", layerCreationOptions=["GEOMETRY=AS_XY"])
     header, rows = read_samples_csv(Path(text))
     columns = {name.lower(): [row[i] for row in rows] for i, name in enumerate(header)}
     out = {"x": np.array(columns["x"], dtype=float), "y": np.array(columns["y"], dtype=float)}
-    for name in ("code", "polygon_id"):
+    for name in ("code", "polygon_id", "polygon_part"):
         if name in columns:
             out[name] = np.array(columns[name], dtype=np.int64)
     if "fclass" in columns:
@@ -306,8 +306,8 @@ def test_extractsamples_with_reprojected_polygons(provider, tmp_path, osm_polygo
                                     "OUTPUT": str(tmp_path / "samples.csv")})
     _, rows = read_samples_csv(tmp_path / "samples.csv")
     _, reference_rows = read_samples_csv(Path(study["extract"]["OUTPUT"]))
-    keys = {(r[0], r[1], r[-3]) for r in rows}
-    expected = {(r[0], r[1], r[-3]) for r in reference_rows}
+    keys = {(r[0], r[1], r[-4]) for r in rows}  # X, Y, polygon_id
+    expected = {(r[0], r[1], r[-4]) for r in reference_rows}
     assert len(keys ^ expected) <= 1e-4 * len(expected)  # centres exactly on an edge may flip
     assert result["SAMPLES"] == len(rows)
 
@@ -319,8 +319,8 @@ def test_max_points_per_polygon_is_seeded_subset(provider, tmp_path, osm_polygon
     second = run("regularpoints", {**params, "OUTPUT": str(tmp_path / "b.gpkg")})
     a, b = read_points(first["OUTPUT"]), read_points(second["OUTPUT"])
     np.testing.assert_array_equal(a["x"], b["x"])
-    _, counts = np.unique(a["polygon_id"], return_counts=True)
-    assert counts.max() == 25
+    _, counts = np.unique(np.column_stack([a["polygon_id"], a["polygon_part"]]), axis=0, return_counts=True)
+    assert counts.max() == 25  # per polygon drawn: each part of a multi-part feature
     full = read_points(study["points"]["OUTPUT"])
     full_keys = set(zip(full["x"].tolist(), full["y"].tolist(), full["polygon_id"].tolist(), strict=True))
     assert set(zip(a["x"].tolist(), a["y"].tolist(), a["polygon_id"].tolist(), strict=True)) <= full_keys
@@ -330,6 +330,17 @@ def test_max_points_per_polygon_is_seeded_subset(provider, tmp_path, osm_polygon
     chain = run("samplepoints", {"POINTS": first["OUTPUT"], "RASTER": study["stack"]["OUTPUT"],
                                  "LABEL": "code", "OUTPUT": str(tmp_path / "chain.csv")})
     assert Path(one_step["OUTPUT"]).read_bytes() == Path(chain["OUTPUT"]).read_bytes()
+
+
+def test_names_field_keeps_its_old_name(provider, tmp_path, osm_polygons, study):
+    """Scripts and models saved before NAMES_FIELD pass CLASS_NAME_FIELD: same samples."""
+    params = {"RASTER": study["stack"]["OUTPUT"], "POLYGONS": str(osm_polygons), "FIELD": "code",
+              "MAX_POINTS_PER_POLYGON": 5}
+    new = run("extractsamples", {**params, "NAMES_FIELD": "fclass", "OUTPUT": str(tmp_path / "new.csv")})
+    old = run("extractsamples", {**params, "CLASS_NAME_FIELD": "fclass", "OUTPUT": str(tmp_path / "old.csv")})
+    assert Path(new["OUTPUT"]).read_bytes() == Path(old["OUTPUT"]).read_bytes()
+    header, _ = read_samples_csv(Path(old["OUTPUT"]))
+    assert header[header.index("code") + 1] == "fclass"
 
 
 def test_inset_keeps_distance_from_edges(provider, tmp_path, reference_polygons):
