@@ -192,15 +192,22 @@ def _label_codes(values: Any, label: str, legend: Any, unknown_labels: str, repo
                  ) -> tuple[np.ndarray, dict[int, str] | None]:
     """Codes (float64, NaN where empty) of a label column, and the names of text labels (else None).
 
-    A column whose every non-empty value is a number holds codes; any other holds class names.
+    A column whose every non-empty value is a number holds codes; one of mostly texts holds class
+    names; codes with a few texts are refused (damaged rows).
     """
     import pandas as pd
 
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     texts = values.astype(str).str.strip().where(values.notna(), "")
     labelled = (texts != "").to_numpy()
-    if np.isfinite(numbers[labelled]).all():
+    numeric = np.isfinite(numbers[labelled])
+    if numeric.all():
         return numbers, None
+    if numeric.mean() >= 0.5:  # codes with a few texts: damaged rows, not a column of class names
+        text = texts[labelled][~numeric]
+        raise UserInputError(
+            f"the label column {label!r} holds class codes and {len(text)} texts (e.g. {text.iloc[0]!r}); "
+            "give every row a code (or every row a class name), or remove those rows.", "LABEL")
     given = legend if legend is None or isinstance(legend, ClassLegend) else ClassLegend.from_csv(legend)
     code_of = codes_for_text_labels(texts[labelled].unique().tolist(), given,
                                     drop_unknown=unknown_labels == "drop")

@@ -226,6 +226,10 @@ def test_text_labels_become_a_legend_in_alphabetical_order(tmp_path, reflectance
             writer.writerow([code, "forest, mixed; old" if name == "forest" else name, ""])
     coded = read_samples(frame, "class", legend=str(legend))
     np.testing.assert_array_equal(coded.codes, reflectance_frame["code"].to_numpy())
+    damaged = reflectance_frame.assign(code=reflectance_frame["code"].astype(str))
+    damaged.iloc[[3, 30], damaged.columns.get_loc("code")] = "unknown"
+    with pytest.raises(UserInputError, match="holds class codes and 2 texts") as info:
+        read_samples(damaged, "code")
     wrong = frame.assign(**{"class": frame["class"].replace("water", "lake")})
     with pytest.raises(UserInputError, match=r"\['lake'\] are not in the legend") as info:
         read_samples(wrong, "class", legend=str(legend))
