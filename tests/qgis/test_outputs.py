@@ -51,15 +51,32 @@ def test_a_product_is_never_skipped(algorithms, tmp_path, name):
     assert in_temporary_folder(absent)
 
 
-def test_optional_extras_are_skipped_when_not_given(algorithms):
-    algorithm = algorithms("trainmodel")
+#: The optional extras (algorithm, output, suffix): skipped when not given.
+EXTRAS = [("trainmodel", "OUTPUT_REPORT", ".html"), ("trainmodel", "OUTPUT_METRICS", ".json"),
+          ("classifyimage", "OUTPUT_CONFIDENCE", ".tif"), ("classifyimage", "OUTPUT_PROBABILITIES", ".tif"),
+          ("assessaccuracy", "OUTPUT_REPORT", ".html"), ("comparefeaturesets", "OUTPUT_REPORT", ".html")]
+
+
+def test_every_extra_output_is_listed(algorithms):
+    """EXTRAS are every destination that is not an algorithm's product."""
+    declared = {(name, definition.name()) for name in PRODUCTS
+                for definition in algorithms(name).destinationParameterDefinitions()
+                if definition.name() != PRODUCTS[name]}
+    assert declared == {(name, output) for name, output, _ in EXTRAS}
+
+
+@pytest.mark.parametrize(("name", "output", "suffix"), EXTRAS)
+def test_an_optional_extra_is_skipped_when_not_given(algorithms, name, output, suffix):
+    algorithm, product = algorithms(name), PRODUCTS[name]
     context = QgsProcessingContext()
-    names = ["OUTPUT_MODEL", "OUTPUT_REPORT", "OUTPUT_METRICS"]
-    paths = algorithm.output_paths({"OUTPUT_REPORT": None, "OUTPUT_METRICS": ""}, context, names)
-    assert paths["OUTPUT_REPORT"] == paths["OUTPUT_METRICS"] == ""
-    assert paths["OUTPUT_MODEL"].endswith(".lcnn")
-    asked = algorithm.output_paths({"OUTPUT_REPORT": "TEMPORARY_OUTPUT"}, context, names)
-    assert asked["OUTPUT_REPORT"].endswith(".html") and in_temporary_folder(asked["OUTPUT_REPORT"])
+    assert algorithm.parameterDefinition(output).flags() & QgsProcessingParameterDefinition.FlagOptional
+    for value in NOTHING:
+        paths = algorithm.output_paths({output: value}, context, [product, output])
+        assert paths[output] == "", (value, paths)
+        assert in_temporary_folder(paths[product])  # the product is written all the same
+    assert algorithm.output_paths({}, context, [output])[output] == ""
+    asked = algorithm.output_paths({output: "TEMPORARY_OUTPUT"}, context, [output])[output]
+    assert asked.endswith(suffix) and in_temporary_folder(asked)
 
 
 def test_stackrasters_given_an_empty_output_writes_a_temporary_stack(landcover_provider, sample_copy):
