@@ -59,9 +59,11 @@ EXTRAS = [("trainmodel", "OUTPUT_REPORT", ".html"), ("trainmodel", "OUTPUT_METRI
 
 def test_every_extra_output_is_listed(algorithms):
     """EXTRAS are every destination that is not an algorithm's product."""
-    declared = {(name, definition.name()) for name in PRODUCTS
-                for definition in algorithms(name).destinationParameterDefinitions()
-                if definition.name() != PRODUCTS[name]}
+    declared = set()
+    for name in PRODUCTS:
+        algorithm = algorithms(name)  # held: its parameter definitions die with it
+        declared |= {(name, definition.name()) for definition in algorithm.destinationParameterDefinitions()
+                     if definition.name() != PRODUCTS[name]}
     assert declared == {(name, output) for name, output, _ in EXTRAS}
 
 
