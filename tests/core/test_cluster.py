@@ -183,7 +183,8 @@ def test_blocks_in_flight_stay_within_the_window(cluster, tmp_path):
         runner = ClusterBlocks(session.client, session.raster, session.model_key, session.run, window=3)
         bands = RasterBands.of(dataset, spec.feature_names, "INPUT")
         for handed, result in enumerate(runner.results(dataset, bands, jobs(), outputs, None), 1):
-            assert result.index == handed - 1 and result.confidence.shape == (256, 256)
+            block = blocks[handed - 1]
+            assert result.index == block.index and result.confidence.shape == (block.height, block.width)
             ahead.append(len(drawn) - handed)
     assert len(blocks) == len(ahead) == 12
     assert max(ahead) == 2  # three held while one is handed on, never more
