@@ -43,7 +43,7 @@ JOB_MODULES = [
 def _optional_jobs() -> list[str]:
     """Job modules that exist in this build (lets jobs be added one module at a time)."""
     names = []
-    for name in ("train", "evaluate", "compare", "classify", "assess"):
+    for name in ("train", "evaluate", "compare", "classify", "assess", "suggest"):
         module = f"landcover_cnn_plugin.core.jobs.{name}"
         if importlib.util.find_spec(module) is not None:
             names.append(module)

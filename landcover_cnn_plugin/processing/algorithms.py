@@ -13,6 +13,8 @@ def algorithm_classes() -> list[type]:
     from .regular_points import RegularPointsAlgorithm
     from .sample_points import SamplePointsAlgorithm
     from .stack_rasters import StackRastersAlgorithm
+    from .stratified_points import StratifiedPointsAlgorithm
+    from .suggest_points import SuggestPointsAlgorithm
     from .train_model import TrainModelAlgorithm
 
     classes: list[type] = [
@@ -24,7 +26,9 @@ def algorithm_classes() -> list[type]:
         CheckEnvironmentAlgorithm,
         TrainModelAlgorithm,
         CompareFeatureSetsAlgorithm,
+        SuggestPointsAlgorithm,
         ClassifyImageAlgorithm,
+        StratifiedPointsAlgorithm,
         AssessAccuracyAlgorithm,
     ]
     return classes

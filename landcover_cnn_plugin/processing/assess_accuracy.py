@@ -10,6 +10,7 @@ from qgis.core import (
     QgsFeatureRequest,
     QgsProcessing,
     QgsProcessingException,
+    QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
@@ -22,6 +23,14 @@ from ..core.accuracy import count_pairs_points, count_pairs_rasters, rasterize_r
 from ..core.atomic import check_output_folder
 from ..core.errors import JobCanceled, UserInputError
 from .base import LandcoverAlgorithm, processing_error
+from .probability_design import (
+    NO_ESTIMATE_REASON,
+    PROBABILITY_DESIGNS,
+    chosen_design,
+    design_parameter,
+    design_problem,
+    probability_sample_args,
+)
 
 
 class AssessAccuracyAlgorithm(LandcoverAlgorithm):
@@ -40,6 +49,19 @@ class AssessAccuracyAlgorithm(LandcoverAlgorithm):
         "<b>Code field</b>: the integer field holding the class codes (the same codes as the "
         "map, e.g. OSM 7201). Reference pixels where the map has no value are left out and "
         "counted in the report.\n\n"
+        "<b>Sampling design</b>: with a probability sample of points (from 'Stratified random "
+        "points', labelled in a 'reference' field: choose that field as the code field; or points "
+        "drawn at random over the whole map) the algorithm estimates, as good practice asks "
+        "(Olofsson et al. 2014), the error matrix in area proportions, overall, user's and producer's "
+        "accuracy with 95 % confidence intervals, and each class's area in hectares with its "
+        "interval beside the mapped area (<b>Estimates</b> CSV: code, name, mapped_area_ha, "
+        "estimated_area_ha, area_ci95_ha, users_accuracy, users_ci95, producers_accuracy, "
+        "producers_ci95; accuracies as fractions, each _ci95 the half-width of the interval). "
+        "Automatic (default) uses the stratified design for points from 'Stratified random points'; "
+        "polygons and other points are not a probability sample: then no area is estimated and the "
+        "report says why. A probability sample needs a map with a nodata value in a projected CRS "
+        "(geographic CRSs are refused: their pixel areas vary), every point on a mapped pixel and "
+        "at least 2 labelled points per class; points with an empty reference are left out.\n\n"
         "Use reference data the model was not trained on: accuracy measured on training polygons "
         "is optimistic. The metrics are computed in the worker process (scikit-learn)."
     )
@@ -48,6 +70,8 @@ class AssessAccuracyAlgorithm(LandcoverAlgorithm):
     FIELD = "FIELD"
     OUTPUT_MATRIX = "OUTPUT_MATRIX"
     OUTPUT_REPORT = "OUTPUT_REPORT"
+    OUTPUT_ESTIMATES = "OUTPUT_ESTIMATES"
+    OVERALL_ACCURACY_CI95 = "OVERALL_ACCURACY_CI95"
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Class map")))
@@ -57,11 +81,17 @@ class AssessAccuracyAlgorithm(LandcoverAlgorithm):
         self.addParameter(QgsProcessingParameterField(
             self.FIELD, self.tr("Code field"), "code", self.REFERENCE,
             QgsProcessingParameterField.Numeric))
+        self.addParameter(design_parameter(self))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_MATRIX, self.tr("Confusion matrix"), "CSV files (*.csv)"))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_REPORT, self.tr("Accuracy report"), "HTML files (*.html)", optional=True))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT_ESTIMATES, self.tr("Estimates (accuracy and area per class)"), "CSV files (*.csv)",
+            optional=True))
         self.add_accuracy_outputs()
+        self.addOutput(QgsProcessingOutputNumber(self.OVERALL_ACCURACY_CI95,
+                                                 self.tr("Overall accuracy: 95 % interval half-width")))
 
     def checkParameterValues(self, parameters, context):  # noqa: N802
         ok, message = super().checkParameterValues(parameters, context)
@@ -76,7 +106,8 @@ class AssessAccuracyAlgorithm(LandcoverAlgorithm):
         if source is not None and source.fields().lookupField(field) < 0:
             return False, (f"{self.FIELD}: the reference layer has no field {field!r}; its fields "
                            f"are {source.fields().names()}.")
-        return True, ""
+        problem = design_problem(self, parameters, context, source, layer.source() if layer else None)
+        return (False, problem) if problem else (True, "")
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
@@ -88,12 +119,23 @@ class AssessAccuracyAlgorithm(LandcoverAlgorithm):
         field = self.parameterAsString(parameters, self.FIELD, context)
         matrix = self.parameterAsFileOutput(parameters, self.OUTPUT_MATRIX, context)
         report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
+        estimates = self.parameterAsFileOutput(parameters, self.OUTPUT_ESTIMATES, context)
+        design = chosen_design(self, parameters, context, source)
+        if estimates and design not in PROBABILITY_DESIGNS:
+            feedback.pushWarning(f"{self.OUTPUT_ESTIMATES} is not written: area estimates "
+                                 f"{NO_ESTIMATE_REASON}")
+            estimates = ""
         try:
-            for path, name in ((matrix, self.OUTPUT_MATRIX), (report, self.OUTPUT_REPORT)):
+            for path, name in ((matrix, self.OUTPUT_MATRIX), (report, self.OUTPUT_REPORT),
+                               (estimates, self.OUTPUT_ESTIMATES)):
                 if path:
                     check_output_folder(path, name)
             folder = QgsProcessingUtils.tempFolder()
             tag = f"{os.getpid()}_{id(self)}"
+            if design in PROBABILITY_DESIGNS:
+                args = probability_sample_args(self, parameters, context, feedback, layer, field, design,
+                                               folder, tag)
+                return self._run_assess(args, layer, source, field, matrix, report, estimates, feedback)
             transform = QgsCoordinateTransform(source.sourceCrs(), layer.crs(), context.transformContext())
             outside = 0
             if QgsWkbTypes.geometryType(source.wkbType()) == QgsWkbTypes.PointGeometry:
@@ -117,21 +159,30 @@ class AssessAccuracyAlgorithm(LandcoverAlgorithm):
             return {}
         except UserInputError as exc:
             raise processing_error(exc) from None
-        args = ["--pairs", pairs_csv, "--map", layer.source(), "--reference-name", source.sourceName(),
-                "--field", field, "--points-outside", str(outside)]
-        if matrix:
-            args += ["--matrix", matrix]
-        if report:
-            args += ["--report", report]
-        result = self.run_worker("assess", args, feedback, outputs=[matrix, report])
+        args = ["--pairs", pairs_csv, "--points-outside", str(outside),
+                "--no-estimate-reason", NO_ESTIMATE_REASON]
+        return self._run_assess(args, layer, source, field, matrix, report, "", feedback)
+
+    def _run_assess(self, args, layer, source, field, matrix, report, estimates, feedback):
+        args = args + ["--map", layer.source(), "--reference-name", source.sourceName(), "--field", field]
+        for option, path in (("--matrix", matrix), ("--report", report), ("--estimates", estimates)):
+            if path:
+                args += [option, path]
+        result = self.run_worker("assess", args, feedback, outputs=[matrix, report, estimates])
         if not result:
             return {}
         for entry in result.get("per_class", []):
             feedback.pushInfo(f"{entry['code']} {entry['name']}: user's {entry['precision']}, "
                               f"producer's {entry['recall']}, F1 {entry['f1']} ({entry['support']} px)")
-        outputs = {self.OUTPUT_MATRIX: matrix, **self.accuracy_outputs(result)}
-        if report:
-            outputs[self.OUTPUT_REPORT] = report
+        for row in result.get("estimates", []):
+            feedback.pushInfo(f"{row['code']} {row['name']}: mapped {row['mapped_area_ha']:.1f} ha, "
+                              f"estimated {row['estimated_area_ha']:.1f} +- {row['area_ci95_ha']:.1f} ha; "
+                              f"user's {row['users_accuracy']}, producer's {row['producers_accuracy']}")
+        outputs = {self.OUTPUT_MATRIX: matrix, **self.accuracy_outputs(result),
+                   self.OVERALL_ACCURACY_CI95: result.get("overall_accuracy_ci95")}
+        for name, path in ((self.OUTPUT_REPORT, report), (self.OUTPUT_ESTIMATES, estimates)):
+            if path:
+                outputs[name] = path
         return outputs
 
     def _points(self, source, field, transform, feedback):

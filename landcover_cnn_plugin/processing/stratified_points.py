@@ -1,0 +1,186 @@
+"""Stratified random sample of a class map: the points to label for an accuracy and area assessment."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorDestination,
+    QgsProcessingUtils,
+)
+
+from ..core.accuracy import map_legend
+from ..core.errors import UserInputError
+from ..core.progress import ScaledReporter
+from ..core.sample_design import (
+    ALLOCATIONS,
+    allocate,
+    count_classes,
+    draw_points,
+    expected_accuracies,
+    open_class_map,
+    sample_size,
+    write_points_csv,
+)
+from ..core.sampling import csv_points_to_vector
+from .base import LandcoverAlgorithm
+from .data_preparation import FeedbackReporter, atomic_files, output_folder_problem, run_core, vector_driver
+
+ALLOCATION_LABELS = ["Proportional to the mapped area", "Equal for every class",
+                     "Minimum per class, the rest proportional"]
+
+
+class StratifiedPointsAlgorithm(LandcoverAlgorithm):
+    NAME = "stratifiedpoints"
+    DISPLAY_NAME = "Stratified random points for accuracy and area"
+    GROUP_ID = "accuracy"
+    HELP = (
+        "This algorithm draws a stratified random sample from a class map, the sampling design "
+        "that good practice recommends for assessing a map's accuracy and estimating the area of "
+        "each class with confidence intervals (Olofsson et al. 2014, Remote Sensing of Environment "
+        "148). The map classes are the strata. Label each point on reference data the map was not "
+        "made from (field visits, very high resolution imagery) by filling its 'reference' field "
+        "with the class code, then run 'Assess map accuracy' on the map and the points.\n\n"
+        "<b>Class map</b>: integer class codes with a nodata value (0 for maps from 'Classify "
+        "image'), in a projected CRS (areas come from pixel counts).\n"
+        "<b>Sample size</b>: the number of points; 0 (default) computes it from the <b>Target "
+        "standard error of overall accuracy</b> (default 0.01, one percentage point) and the "
+        "user's accuracy expected per class (Olofsson et al. 2014, eq. 13): <b>Expected user's "
+        "accuracies</b> as 'code=fraction' pairs (e.g. '7201=0.9, 7203=0.6'), the <b>Default "
+        "expected user's accuracy</b> (0.8) for the other classes. Rare classes mapped less well "
+        "deserve a lower value.\n"
+        "<b>Allocation</b>: proportional to each class's mapped area, equal for every class, or "
+        "(default) at least <b>Minimum points per class</b> (default 50, as the guidance suggests for "
+        "rare classes) and the rest proportionally. Every class gets at least 2 points (a variance "
+        "needs 2), never more than its pixels.\n"
+        "<b>Random seed</b>: the same seed and map give the same points.\n\n"
+        "Points lie at the centres of valid pixels of their class, one per pixel. Fields: map_code "
+        "(the map's class), stratum, class_name, reference (empty: fill it), stratum_pixels (the "
+        "class's pixels in the map) and map_pixels (all mapped pixels): the stratum sizes travel "
+        "with the points, so the assessment needs no second pass over the map. The map is read "
+        "block by block (memory stays flat with map size)."
+    )
+    INPUT = "INPUT"
+    SAMPLE_SIZE = "SAMPLE_SIZE"
+    TARGET_SE = "TARGET_SE"
+    EXPECTED_USERS_ACCURACY = "EXPECTED_USERS_ACCURACY"
+    DEFAULT_USERS_ACCURACY = "DEFAULT_USERS_ACCURACY"
+    ALLOCATION = "ALLOCATION"
+    MIN_PER_CLASS = "MIN_PER_CLASS"
+    SEED = "SEED"
+    OUTPUT = "OUTPUT"
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Class map")))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.SAMPLE_SIZE, self.tr("Sample size (0: from the target standard error)"),
+            QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.TARGET_SE, self.tr("Target standard error of overall accuracy"),
+            QgsProcessingParameterNumber.Double, defaultValue=0.01, minValue=0.001, maxValue=0.5))
+        self.addParameter(QgsProcessingParameterString(
+            self.EXPECTED_USERS_ACCURACY, self.tr("Expected user's accuracies (code=fraction, ...)"),
+            optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.DEFAULT_USERS_ACCURACY, self.tr("Default expected user's accuracy"),
+            QgsProcessingParameterNumber.Double, defaultValue=0.8, minValue=0.01, maxValue=0.99))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.ALLOCATION, self.tr("Allocation"), ALLOCATION_LABELS, defaultValue=2))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MIN_PER_CLASS, self.tr("Minimum points per class"), QgsProcessingParameterNumber.Integer,
+            defaultValue=50, minValue=2))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer, defaultValue=1,
+            minValue=0))
+        output = QgsProcessingParameterVectorDestination(
+            self.OUTPUT, self.tr("Sample points"), QgsProcessing.TypeVectorPoint)
+        output.setSupportsNonFileBasedOutput(False)
+        self.addParameter(output)
+        self.addOutput(QgsProcessingOutputNumber("POINTS", self.tr("Points drawn")))
+        self.addOutput(QgsProcessingOutputNumber("REQUIRED_SAMPLE_SIZE",
+                                                 self.tr("Sample size from the target standard error")))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        try:
+            if layer is not None:
+                open_class_map(layer.source(), self.INPUT)
+        except UserInputError as exc:
+            return False, str(exc)
+        problem = output_folder_problem(self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
+                                        self.OUTPUT)
+        return (False, problem) if problem else (True, "")
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        given_size = self.parameterAsInt(parameters, self.SAMPLE_SIZE, context)
+        method = ALLOCATIONS[self.parameterAsEnum(parameters, self.ALLOCATION, context)]
+        minimum = self.parameterAsInt(parameters, self.MIN_PER_CLASS, context)
+        seed = self.parameterAsInt(parameters, self.SEED, context)
+        csv_path = os.path.join(QgsProcessingUtils.tempFolder(), f"stratified_{uuid.uuid4().hex}.csv")
+        reporter = FeedbackReporter(feedback)
+
+        def work():
+            class_map = open_class_map(layer.source(), self.INPUT)
+            feedback.pushInfo("Counting the pixels of each class (pass 1 of 2)")
+            pixels = count_classes(class_map, reporter=ScaledReporter(reporter, 0, 45),
+                                   is_canceled=feedback.isCanceled, parameter=self.INPUT)
+            total_pixels = sum(pixels.values())
+            expected = expected_accuracies(
+                self.parameterAsString(parameters, self.EXPECTED_USERS_ACCURACY, context), list(pixels),
+                self.parameterAsDouble(parameters, self.DEFAULT_USERS_ACCURACY, context))
+            required = sample_size([n / total_pixels for n in pixels.values()], list(expected.values()),
+                                   self.parameterAsDouble(parameters, self.TARGET_SE, context))
+            allocation = allocate(given_size or required, pixels, method, minimum)
+            names = _class_names(class_map.path)
+            self._log_design(feedback, pixels, expected, allocation, names, class_map.hectares_per_pixel,
+                             given_size, required)
+            feedback.pushInfo("Drawing the points (pass 2 of 2)")
+            rows, cols, codes = draw_points(class_map, allocation, pixels, seed,
+                                            reporter=ScaledReporter(reporter, 45, 85),
+                                            is_canceled=feedback.isCanceled)
+            write_points_csv(csv_path, class_map, rows, cols, codes, pixels, names)
+            with atomic_files(output) as tmp:
+                csv_points_to_vector(csv_path, tmp, class_map.grid.crs_wkt, Path(output).stem,
+                                     vector_driver(output), ScaledReporter(reporter, 85, 100),
+                                     feedback.isCanceled)
+            return len(rows), required
+
+        try:
+            result = run_core(work, feedback)
+        finally:
+            for path in (csv_path, os.path.splitext(csv_path)[0] + ".csvt"):
+                if os.path.exists(path):
+                    os.remove(path)
+        if result is None:
+            return {}
+        points, required = result
+        return {self.OUTPUT: output, "POINTS": points, "REQUIRED_SAMPLE_SIZE": required}
+
+    @staticmethod
+    def _log_design(feedback, pixels, expected, allocation, names, pixel_ha, given, required) -> None:
+        total = sum(pixels.values())
+        feedback.pushInfo(f"Sample size from eq. 13 of Olofsson et al. (2014): {required} points"
+                          + (f"; {given} given" if given else "") + f"; {sum(allocation.values())} drawn.")
+        feedback.pushInfo("code  name  pixels  area (ha)  weight  expected UA  points")
+        for code, n in pixels.items():
+            feedback.pushInfo(f"{code}  {names.get(code, f'class {code}')}  {n}  {n * pixel_ha:.1f}  "
+                              f"{n / total:.4f}  {expected[code]:.2f}  {allocation[code]}")
+
+
+def _class_names(map_path: str) -> dict[int, str]:
+    """Class names from the legend a map from 'Classify image' carries (else none)."""
+    legend = map_legend(map_path) or {}
+    return {int(c): str(n) for c, n in zip(legend.get("codes", []), legend.get("names", []), strict=False)}

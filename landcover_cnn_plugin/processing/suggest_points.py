@@ -1,0 +1,175 @@
+"""Suggest points to label: where the model is least sure (active learning); runs in the worker."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterDistance,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorDestination,
+    QgsProcessingUtils,
+)
+
+from ..core.classify import match_bands
+from ..core.errors import UserInputError
+from ..core.model_file import read_model_metadata
+from ..core.sampling import csv_points_to_vector
+from ..core.suggestions import DEFAULT_MEASURE, MEASURES
+from .base import LandcoverAlgorithm
+from .classify_image import ClassifyImageAlgorithm, raster_band_names
+from .data_preparation import FeedbackReporter, atomic_files, output_folder_problem, run_core, vector_driver
+
+MEASURE_LABELS = ["Margin between the two most probable classes", "Entropy of the class probabilities",
+                  "Random (baseline)"]
+
+
+class SuggestPointsAlgorithm(LandcoverAlgorithm):
+    NAME = "suggestpoints"
+    DISPLAY_NAME = "Suggest points to label"
+    GROUP_ID = "training"
+    HELP = (
+        "This algorithm suggests where to label next: the pixels where a trained model is least "
+        "sure of the class (active learning), spread apart and balanced over the predicted "
+        "classes, outside the existing training polygons. Labelling them teaches the model most "
+        "per label.\n\n"
+        "<b>Model file</b>: the .lcnn file (its legend names the classes).\n"
+        "<b>Input raster</b>: the band stack the model was trained on (the model runs on it in the "
+        "worker, block by block); or <b>Class probabilities</b>: the probability raster 'Classify "
+        "image' wrote with this model (then the model is not run).\n"
+        "<b>Training polygons</b> (optional): no point is suggested inside them.\n"
+        "<b>Number of points</b> (default 100). <b>Uncertainty</b>: margin (default: 1 minus the gap "
+        "between the two most probable classes; it beat entropy and random points in the "
+        "learning-curve benchmark, see the README), entropy of the probabilities, or random points "
+        "(a baseline). <b>Minimum distance</b> between points, map units of the raster (default 100). "
+        "<b>Random seed</b>: breaks ties (and draws the random points); the same seed gives the same "
+        "points.\n\n"
+        "Fields: predicted and predicted_name (the most probable class), runner_up and "
+        "runner_up_name (the second), confidence, margin, entropy, rank (1 = least sure), "
+        "polygon_id (unique per point, negative so that it never equals a polygon's id) and the "
+        "empty <b>Class field</b> (default 'code') to fill with the class seen on reference data. "
+        "Then 'Sample rasters to CSV' turns the labelled points into training samples (points left "
+        "empty are skipped); merge them first with the points of 'Regular points in training "
+        "polygons' (Vector > Data Management > Merge vector layers) to train on both."
+    )
+    MODEL = "MODEL"
+    INPUT = "INPUT"
+    PROBABILITIES = "PROBABILITIES"
+    TRAINING = "TRAINING"
+    NUMBER = "NUMBER"
+    MEASURE = "MEASURE"
+    MIN_DISTANCE = "MIN_DISTANCE"
+    SEED = "SEED"
+    CLASS_FIELD = "CLASS_FIELD"
+    OUTPUT = "OUTPUT"
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self.addParameter(QgsProcessingParameterFile(self.MODEL, self.tr("Model file"), extension="lcnn"))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.INPUT, self.tr("Input raster (band stack)"), optional=True))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.PROBABILITIES, self.tr("Class probabilities (instead of the stack)"), optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.TRAINING, self.tr("Training polygons (no points inside)"), [QgsProcessing.TypeVectorPolygon],
+            optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.NUMBER, self.tr("Number of points"), QgsProcessingParameterNumber.Integer, defaultValue=100,
+            minValue=1, maxValue=100000))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.MEASURE, self.tr("Uncertainty"), MEASURE_LABELS,
+            defaultValue=MEASURES.index(DEFAULT_MEASURE)))
+        self.addParameter(QgsProcessingParameterDistance(
+            self.MIN_DISTANCE, self.tr("Minimum distance between points"), defaultValue=100.0,
+            parentParameterName=self.INPUT, minValue=0.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer, defaultValue=1,
+            minValue=0))
+        self.addParameter(QgsProcessingParameterString(
+            self.CLASS_FIELD, self.tr("Class field to fill"), defaultValue="code"))
+        output = QgsProcessingParameterVectorDestination(
+            self.OUTPUT, self.tr("Points to label"), QgsProcessing.TypeVectorPoint)
+        output.setSupportsNonFileBasedOutput(False)
+        self.addParameter(output)
+        self.addOutput(QgsProcessingOutputNumber("POINTS", self.tr("Points suggested")))
+
+    def _raster(self, parameters, context):
+        """(parameter name, raster layer) of the stack or the probability raster."""
+        stack = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+        probabilities = self.parameterAsRasterLayer(parameters, self.PROBABILITIES, context)
+        if (stack is None) == (probabilities is None):
+            raise UserInputError("give either the band stack the model was trained on or the class "
+                                 f"probabilities written with it ({self.PROBABILITIES}), not both or "
+                                 "neither.", self.INPUT)
+        return (self.INPUT, stack) if stack is not None else (self.PROBABILITIES, probabilities)
+
+    def _check(self, parameters, context) -> None:
+        metadata = read_model_metadata(self.parameterAsFile(parameters, self.MODEL, context))
+        name, layer = self._raster(parameters, context)
+        if name == self.INPUT:
+            match_bands(raster_band_names(layer), metadata["feature_names"], self.INPUT)
+        elif layer.bandCount() != len(metadata["legend"]["codes"]):
+            raise UserInputError(f"the probability raster has {layer.bandCount()} bands but the model has "
+                                 f"{len(metadata['legend']['codes'])} classes; choose the probabilities "
+                                 "'Classify image' wrote with this model.", self.PROBABILITIES)
+        field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip()
+        if not field.isidentifier():
+            raise UserInputError(f"{field!r} is not a field name; use letters, digits and '_' (e.g. "
+                                 "'code', the class field of the training polygons).", self.CLASS_FIELD)
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        try:
+            self._check(parameters, context)
+        except UserInputError as exc:
+            return False, str(exc)
+        problem = output_folder_problem(self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
+                                        self.OUTPUT)
+        return (False, problem) if problem else (True, "")
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        run_core(lambda: self._check(parameters, context), feedback)
+        name, layer = self._raster(parameters, context)
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        csv_path = os.path.join(QgsProcessingUtils.tempFolder(), f"suggested_{uuid.uuid4().hex}.csv")
+        args = ["--model", self.parameterAsFile(parameters, self.MODEL, context),
+                "--raster" if name == self.INPUT else "--probabilities", layer.source(),
+                "--number", str(self.parameterAsInt(parameters, self.NUMBER, context)),
+                "--measure", MEASURES[self.parameterAsEnum(parameters, self.MEASURE, context)],
+                "--min-distance", str(self.parameterAsDouble(parameters, self.MIN_DISTANCE, context)),
+                "--seed", str(self.parameterAsInt(parameters, self.SEED, context)),
+                "--class-field", self.parameterAsString(parameters, self.CLASS_FIELD, context).strip(),
+                "--output", csv_path]
+        training = self.parameterAsVectorLayer(parameters, self.TRAINING, context)
+        if training is not None:
+            args += ["--exclude", ClassifyImageAlgorithm.mask_file(training, layer, context, feedback)]
+        try:
+            result = self.run_worker("suggest", args, feedback, outputs=[csv_path])
+            if not result:
+                return {}
+
+            def convert():
+                with atomic_files(output) as tmp:
+                    csv_points_to_vector(csv_path, tmp, layer.crs().toWkt(), Path(output).stem,
+                                         vector_driver(output), FeedbackReporter(feedback),
+                                         feedback.isCanceled)
+                return True
+
+            if run_core(convert, feedback) is None:
+                return {}
+        finally:
+            for path in (csv_path, os.path.splitext(csv_path)[0] + ".csvt"):
+                if os.path.exists(path):
+                    os.remove(path)
+        feedback.pushInfo(f"Points per predicted class (code: points): {result.get('per_class')}")
+        return {self.OUTPUT: output, "POINTS": result.get("points")}
