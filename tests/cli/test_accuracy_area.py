@@ -166,3 +166,147 @@ def test_worked_example_of_olofsson_2014(qgis_process, example_map, example_poin
     assert "0.0176" in report and "0.6212" in report  # Table 9's corner cells
     assert "data:image/png;base64" in report  # the mapped-versus-estimated area chart
 
+
+
+# --- stratifiedpoints -> label -> assessaccuracy on the sample scene -------------------------------
+@pytest.fixture(scope="module")
+def scene_map(qgis_process, workdir) -> Path:
+    """The sample scene classified by the small test model (codes, nodata 0, legend inside)."""
+    from lcnn_testing import reference_stack, small_model_file
+
+    path = workdir / "scene_map.tif"
+    result = qgis_process.run("landcovercnn:classifyimage", {
+        "INPUT": reference_stack(), "MODEL": small_model_file(), "OUTPUT": path})
+    assert result.returncode == 0, result.text
+    return path
+
+
+def read_points(path: Path) -> list[dict]:
+    source = ogr.Open(str(path))
+    layer = source.GetLayer(0)
+    points = [{**feature.items(), "x": feature.GetGeometryRef().GetX(), "y": feature.GetGeometryRef().GetY(),
+               "fid": feature.GetFID()} for feature in layer]
+    return points
+
+
+def test_stratified_points_are_reproducible_and_carry_the_strata(qgis_process, scene_map, workdir):
+    parameters = {"INPUT": scene_map, "TARGET_SE": 0.02, "MIN_PER_CLASS": 30, "SEED": 5}
+    first = qgis_process.run("landcovercnn:stratifiedpoints", {**parameters, "OUTPUT": workdir / "s1.gpkg"})
+    again = qgis_process.run("landcovercnn:stratifiedpoints", {**parameters, "OUTPUT": workdir / "s2.gpkg"})
+    assert first.returncode == 0 and again.returncode == 0, first.text + again.text
+    points, repeated = read_points(workdir / "s1.gpkg"), read_points(workdir / "s2.gpkg")
+    assert [(p["x"], p["y"]) for p in points] == [(p["x"], p["y"]) for p in repeated]
+    values = gdal.Open(str(scene_map)).ReadAsArray()
+    codes, numbers = np.unique(values[values != 0], return_counts=True)
+    pixels = dict(zip(codes.tolist(), numbers.tolist(), strict=True))
+    x0, y0 = 330000.0, 5822040.0
+    cells = [(int((y0 - p["y"]) // 20), int((p["x"] - x0) // 20)) for p in points]
+    assert len(set(cells)) == len(points) == first.results["POINTS"]
+    assert all(values[r, c] == p["map_code"] == p["stratum"] for (r, c), p in zip(cells, points, strict=True))
+    assert all(p["stratum_pixels"] == pixels[p["stratum"]] and p["map_pixels"] == sum(pixels.values())
+               and p["reference"] is None for p in points)
+    per_class = {c: sum(p["stratum"] == c for p in points) for c in pixels}
+    assert min(per_class.values()) >= min(30, min(pixels.values()))
+    names = {p["stratum"]: p["class_name"] for p in points}
+    assert not any(name.startswith("class ") for name in names.values())  # the map's legend names
+
+
+def test_assessment_of_labelled_stratified_points_matches_independent_estimate(qgis_process, scene_map,
+                                                                                workdir):
+    """Label the points with the OSM polygons (pixels outside them stay unlabelled: non-response)."""
+    from lcnn_testing import reference_labels
+
+    labelled = workdir / "labelled.gpkg"
+    gdal.VectorTranslate(str(labelled), str(workdir / "s1.gpkg"))
+    truth = gdal.Open(str(reference_labels())).ReadAsArray()
+    source = ogr.Open(str(labelled), 1)
+    layer = source.GetLayer(0)
+    for feature in layer:
+        geometry = feature.GetGeometryRef()
+        code = int(truth[int((5822040.0 - geometry.GetY()) // 20), int((geometry.GetX() - 330000.0) // 20)])
+        if code:
+            feature.SetField("reference", code)
+            layer.SetFeature(feature)
+    source = None
+    out = workdir / "scene_assessment"
+    out.mkdir()
+    result = assess(qgis_process, scene_map, labelled, out)
+    assert result.returncode == 0, result.text
+    points = [p for p in read_points(labelled) if p["reference"] is not None]
+    assert "have no reference code" in result.text  # the unlabelled points are reported
+    # stratified estimate of overall accuracy: strata weights times the agreement within each stratum
+    weights = {p["stratum"]: p["stratum_pixels"] / p["map_pixels"] for p in points}
+    agreement = {h: np.mean([p["reference"] == p["map_code"] for p in points if p["stratum"] == h])
+                 for h in weights}
+    expected = sum(weights[h] * agreement[h] for h in weights)
+    assert result.results["OVERALL_ACCURACY"] == pytest.approx(expected)
+    rows = read_csv(out / "estimates.csv")
+    total_ha = points[0]["map_pixels"] * 0.04
+    assert sum(float(r["estimated_area_ha"]) for r in rows) == pytest.approx(total_ha, rel=1e-5)
+    assert sum(float(r["mapped_area_ha"]) for r in rows) == pytest.approx(total_ha, rel=1e-5)
+
+
+# --- bad input: one message naming the parameter, no traceback, no output ------------------------
+def _bad_points(case: str, workdir: Path) -> Path:
+    points = sample_points()
+    if case == "foreign-code":
+        points[3]["reference"] = 9
+    elif case == "single-point-stratum":
+        first_gain = next(i for i, p in enumerate(points) if p["stratum"] == 2)
+        points = [p for i, p in enumerate(points) if p["stratum"] != 2 or i == first_gain]
+    elif case == "outside":
+        points[0]["x"] -= 1_000_000
+    return write_points(workdir / f"bad_{case}.gpkg", points)
+
+
+BAD_CASES = [
+    # case, map variant, parameter named, words of the message
+    ("foreign-code", "good", "FIELD", ("9 (1 points)", "not classes of the map")),
+    ("single-point-stratum", "good", "REFERENCE", ("only one labelled sample point", "variance")),
+    ("outside", "good", "REFERENCE", ("1 of 640 points lie outside the map",)),
+    ("good", "no-nodata", "INPUT", ("no nodata value",)),
+    ("good", "geographic", "INPUT", ("geographic crs", "warp")),
+]
+
+
+@pytest.mark.parametrize("case, variant, parameter, words", BAD_CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in BAD_CASES])
+def test_bad_input_is_refused_with_a_message_naming_the_parameter(qgis_process, workdir, example_map,
+                                                                  case, variant, parameter, words):
+    points = _bad_points(case, workdir) if case != "good" else write_points(
+        workdir / f"points_{variant}.gpkg", sample_points())
+    map_path = example_map
+    if variant != "good":
+        map_path = write_map(workdir / f"map_{variant}.tif", nodata=None if variant == "no-nodata" else 0,
+                             epsg=4326 if variant == "geographic" else 32633,
+                             pixel=0.0003 if variant == "geographic" else 30.0)
+    out = workdir / f"bad_out_{case}_{variant}"
+    out.mkdir()
+    result = assess(qgis_process, map_path, points, out, SAMPLING_DESIGN=1)
+    assert result.returncode != 0
+    message = result.text.lower()
+    assert f"{parameter.lower()}:" in message and all(w.lower() in message for w in words), result.text
+    assert "traceback" not in message
+    assert not list(out.iterdir())
+    if variant != "good":  # the sample design refuses the same maps
+        drawn = qgis_process.run("landcovercnn:stratifiedpoints",
+                                 {"INPUT": map_path, "OUTPUT": out / "p.gpkg"})
+        assert drawn.returncode != 0 and "INPUT:" in drawn.text and "Traceback" not in drawn.text
+        assert not list(out.iterdir())
+
+
+def test_polygons_get_no_area_estimate_and_the_report_says_why(qgis_process, scene_map, workdir):
+    from lcnn_testing import SAMPLE_DIR
+
+    out = workdir / "polygons"
+    out.mkdir()
+    result = qgis_process.run("landcovercnn:assessaccuracy", {
+        "INPUT": scene_map, "REFERENCE": SAMPLE_DIR / "osm_landuse_water.gpkg", "FIELD": "code",
+        "OUTPUT_MATRIX": out / "m.csv", "OUTPUT_REPORT": out / "r.html", "OUTPUT_ESTIMATES": out / "e.csv"})
+    assert result.returncode == 0, result.text
+    assert not (out / "e.csv").exists() and "OUTPUT_ESTIMATES is not written" in result.text
+    assert "not a probability sample" in (out / "r.html").read_text(encoding="utf-8")
+    forced = qgis_process.run("landcovercnn:assessaccuracy", {
+        "INPUT": scene_map, "REFERENCE": SAMPLE_DIR / "osm_landuse_water.gpkg", "FIELD": "code",
+        "SAMPLING_DESIGN": 1, "OUTPUT_MATRIX": out / "m2.csv"})
+    assert forced.returncode != 0 and "SAMPLING_DESIGN:" in forced.text and "Traceback" not in forced.text
