@@ -120,7 +120,7 @@ def write_suggestions_csv(path: str, chosen, grid, legend, class_field: str) -> 
     columns = [text_column(x), text_column(y), text_column(codes[chosen.predicted]),
                text_names(names[chosen.predicted]), text_column(codes[chosen.runner_up]),
                text_names(names[chosen.runner_up]), [f"{v:.4f}" for v in chosen.confidence],
-               [f"{v:.4f}" for v in chosen.margin], [f"{v:.4f}" for v in chosen.entropy],
+               [f"{v:.6f}" for v in chosen.margin], [f"{v:.4f}" for v in chosen.entropy],
                [str(i + 1) for i in range(n)],
                text_column(-(chosen.rows * grid.width + chosen.cols + 1)), [""] * n]
     with open(path, "w", newline="", encoding="utf-8") as stream:
