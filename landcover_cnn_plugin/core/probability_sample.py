@@ -2,7 +2,7 @@
 
 ``assessaccuracy`` reads reference points with this module when they are a probability
 sample: a stratified random sample by map class (from ``stratifiedpoints``: its fields
-``stratum``, ``stratum_pixels`` and ``map_pixels`` carry the strata's sizes, so the map is
+``stratum``, ``stratum_px`` and ``map_px`` carry the strata's sizes, so the map is
 not read again) or a simple random sample (the strata are the map classes at the points,
 post-stratification, and one pass over the map counts their pixels). The result feeds
 ``core.area_estimation.estimate_areas``.
@@ -26,7 +26,7 @@ from .sampling import BlockSampler, RasterInfo, iter_point_batches
 #: Sampling designs of assessaccuracy (the order of its SAMPLING_DESIGN parameter).
 DESIGNS = ("auto", "stratified", "simple_random", "none")
 #: The fields ``stratifiedpoints`` writes that make a layer a stratified sample.
-STRATUM_FIELDS = ("stratum", "stratum_pixels", "map_pixels")
+STRATUM_FIELDS = ("stratum", "stratum_px", "map_px")
 
 
 @dataclass
@@ -118,17 +118,17 @@ def _check_strata(columns, mapped: np.ndarray, inside: np.ndarray, sizes: dict[i
             f"stratum {int(strata[first])} on class {int(mapped[first])}): the points were drawn from "
             "another map. Assess the map they were drawn from, or draw new points from this one.",
             "REFERENCE")
-    pixels = np.ma.filled(np.ma.asarray(columns["stratum_pixels"]).astype(np.int64), -1)
+    pixels = np.ma.filled(np.ma.asarray(columns["stratum_px"]).astype(np.int64), -1)
     for code, n in set(zip(strata.tolist(), pixels.tolist(), strict=True)):
         sizes.setdefault(code, set()).add(n)
-    totals.update(np.ma.filled(np.ma.asarray(columns["map_pixels"]).astype(np.int64), -1).tolist())
+    totals.update(np.ma.filled(np.ma.asarray(columns["map_px"]).astype(np.int64), -1).tolist())
 
 
 def _strata_sizes(sizes: dict[int, set[int]], totals: set[int]) -> dict[int, int]:
     mixed = sorted(code for code, values in sizes.items() if len(values) != 1 or min(values) < 1)
     if mixed or len(totals) != 1 or min(totals) < 1:
         raise UserInputError(
-            "the points' stratum_pixels or map_pixels fields are empty or differ between points of one "
+            "the points' stratum_px or map_px fields are empty or differ between points of one "
             f"stratum{f' (strata {mixed})' if mixed else ''}; they must be as 'Stratified random "
             "points' wrote them. Draw the points again, or choose the design 'simple random'.", "REFERENCE")
     strata = {code: next(iter(values)) for code, values in sorted(sizes.items())}

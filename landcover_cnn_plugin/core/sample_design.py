@@ -32,7 +32,7 @@ ALLOCATIONS = ("proportional", "equal", "minimum")
 #: The least number of points any stratum gets (a variance needs 2; smaller strata: all pixels).
 MIN_POINTS_FOR_VARIANCE = 2
 #: Columns of the stratified points (X, Y give the geometry).
-POINT_COLUMNS = ("map_code", "stratum", "class_name", "reference", "stratum_pixels", "map_pixels")
+POINT_COLUMNS = ("map_code", "stratum", "class_name", "reference", "stratum_px", "map_px")
 BLOCK_MEMORY_MB = 64.0
 
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from pathlib import Path
-
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
@@ -14,7 +10,6 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
     QgsProcessingParameterVectorDestination,
-    QgsProcessingUtils,
 )
 
 from ..core.accuracy import map_legend
@@ -30,9 +25,9 @@ from ..core.sample_design import (
     sample_size,
     write_points_csv,
 )
-from ..core.sampling import csv_points_to_vector
 from .base import LandcoverAlgorithm
-from .data_preparation import FeedbackReporter, atomic_files, output_folder_problem, run_core, vector_driver
+from .data_preparation import FeedbackReporter, output_folder_problem, run_core
+from .point_layers import temporary_points_csv, write_point_layer
 
 ALLOCATION_LABELS = ["Proportional to the mapped area", "Equal for every class",
                      "Minimum per class, the rest proportional"]
@@ -63,8 +58,8 @@ class StratifiedPointsAlgorithm(LandcoverAlgorithm):
         "needs 2), never more than its pixels.\n"
         "<b>Random seed</b>: the same seed and map give the same points.\n\n"
         "Points lie at the centres of valid pixels of their class, one per pixel. Fields: map_code "
-        "(the map's class), stratum, class_name, reference (empty: fill it), stratum_pixels (the "
-        "class's pixels in the map) and map_pixels (all mapped pixels): the stratum sizes travel "
+        "(the map's class), stratum, class_name, reference (empty: fill it), stratum_px (the "
+        "class's pixels in the map) and map_px (all mapped pixels): the stratum sizes travel "
         "with the points, so the assessment needs no second pass over the map. The map is read "
         "block by block (memory stays flat with map size)."
     )
@@ -129,10 +124,9 @@ class StratifiedPointsAlgorithm(LandcoverAlgorithm):
         method = ALLOCATIONS[self.parameterAsEnum(parameters, self.ALLOCATION, context)]
         minimum = self.parameterAsInt(parameters, self.MIN_PER_CLASS, context)
         seed = self.parameterAsInt(parameters, self.SEED, context)
-        csv_path = os.path.join(QgsProcessingUtils.tempFolder(), f"stratified_{uuid.uuid4().hex}.csv")
         reporter = FeedbackReporter(feedback)
 
-        def work():
+        def work(csv_path: str):
             class_map = open_class_map(layer.source(), self.INPUT)
             feedback.pushInfo("Counting the pixels of each class (pass 1 of 2)")
             pixels = count_classes(class_map, reporter=ScaledReporter(reporter, 0, 45),
@@ -152,18 +146,12 @@ class StratifiedPointsAlgorithm(LandcoverAlgorithm):
                                             reporter=ScaledReporter(reporter, 45, 85),
                                             is_canceled=feedback.isCanceled)
             write_points_csv(csv_path, class_map, rows, cols, codes, pixels, names)
-            with atomic_files(output) as tmp:
-                csv_points_to_vector(csv_path, tmp, class_map.grid.crs_wkt, Path(output).stem,
-                                     vector_driver(output), ScaledReporter(reporter, 85, 100),
-                                     feedback.isCanceled)
+            write_point_layer(csv_path, output, class_map.grid.crs_wkt, ScaledReporter(reporter, 85, 100),
+                              feedback.isCanceled)
             return len(rows), required
 
-        try:
-            result = run_core(work, feedback)
-        finally:
-            for path in (csv_path, os.path.splitext(csv_path)[0] + ".csvt"):
-                if os.path.exists(path):
-                    os.remove(path)
+        with temporary_points_csv("stratified") as csv_path:
+            result = run_core(lambda: work(csv_path), feedback)
         if result is None:
             return {}
         points, required = result

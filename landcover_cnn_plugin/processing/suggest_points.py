@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-from pathlib import Path
-
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
@@ -17,17 +13,16 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
     QgsProcessingParameterVectorDestination,
-    QgsProcessingUtils,
 )
 
 from ..core.classify import match_bands
 from ..core.errors import UserInputError
 from ..core.model_file import read_model_metadata
-from ..core.sampling import csv_points_to_vector
 from ..core.suggestions import DEFAULT_MEASURE, MEASURES
 from .base import LandcoverAlgorithm
 from .classify_image import ClassifyImageAlgorithm, raster_band_names
-from .data_preparation import FeedbackReporter, atomic_files, output_folder_problem, run_core, vector_driver
+from .data_preparation import FeedbackReporter, output_folder_problem, run_core
+from .point_layers import temporary_points_csv, write_point_layer
 
 MEASURE_LABELS = ["Margin between the two most probable classes", "Entropy of the class probabilities",
                   "Random (baseline)"]
@@ -141,7 +136,17 @@ class SuggestPointsAlgorithm(LandcoverAlgorithm):
         run_core(lambda: self._check(parameters, context), feedback)
         name, layer = self._raster(parameters, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        csv_path = os.path.join(QgsProcessingUtils.tempFolder(), f"suggested_{uuid.uuid4().hex}.csv")
+        with temporary_points_csv("suggested") as csv_path:
+            result = self._suggest(parameters, context, feedback, name, layer, csv_path)
+            if not result or run_core(lambda: write_point_layer(
+                    csv_path, output, layer.crs().toWkt(), FeedbackReporter(feedback), feedback.isCanceled),
+                    feedback) is None:
+                return {}
+        feedback.pushInfo(f"Points per predicted class (code: points): {result.get('per_class')}")
+        return {self.OUTPUT: output, "POINTS": result.get("points")}
+
+    def _suggest(self, parameters, context, feedback, name, layer, csv_path) -> dict:
+        """Run the worker's ``suggest`` job into ``csv_path``; its result ({} when canceled)."""
         args = ["--model", self.parameterAsFile(parameters, self.MODEL, context),
                 "--raster" if name == self.INPUT else "--probabilities", layer.source(),
                 "--number", str(self.parameterAsInt(parameters, self.NUMBER, context)),
@@ -153,23 +158,4 @@ class SuggestPointsAlgorithm(LandcoverAlgorithm):
         training = self.parameterAsVectorLayer(parameters, self.TRAINING, context)
         if training is not None:
             args += ["--exclude", ClassifyImageAlgorithm.mask_file(training, layer, context, feedback)]
-        try:
-            result = self.run_worker("suggest", args, feedback, outputs=[csv_path])
-            if not result:
-                return {}
-
-            def convert():
-                with atomic_files(output) as tmp:
-                    csv_points_to_vector(csv_path, tmp, layer.crs().toWkt(), Path(output).stem,
-                                         vector_driver(output), FeedbackReporter(feedback),
-                                         feedback.isCanceled)
-                return True
-
-            if run_core(convert, feedback) is None:
-                return {}
-        finally:
-            for path in (csv_path, os.path.splitext(csv_path)[0] + ".csvt"):
-                if os.path.exists(path):
-                    os.remove(path)
-        feedback.pushInfo(f"Points per predicted class (code: points): {result.get('per_class')}")
-        return {self.OUTPUT: output, "POINTS": result.get("points")}
+        return self.run_worker("suggest", args, feedback, outputs=[csv_path])

@@ -94,12 +94,12 @@ def sample_points(counts=SAMPLE_COUNTS) -> list[dict]:
             row, col = first_row[stratum] + pixel // WIDTH, pixel % WIDTH
             points.append({"x": 500000.0 + (col + 0.5) * 30.0, "y": 5800000.0 - (row + 0.5) * 30.0,
                            "map_code": stratum + 1, "stratum": stratum + 1, "reference": reference,
-                           "stratum_pixels": MAPPED_PIXELS[stratum], "map_pixels": sum(MAPPED_PIXELS)})
+                           "stratum_px": MAPPED_PIXELS[stratum], "map_px": sum(MAPPED_PIXELS)})
     return points
 
 
 def write_points(path: Path, points: list[dict], fields=("map_code", "stratum", "reference",
-                                                         "stratum_pixels", "map_pixels")) -> Path:
+                                                         "stratum_px", "map_px")) -> Path:
     source = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
     layer = source.CreateLayer("points", _utm(), ogr.wkbPoint)
     for name in fields:
@@ -203,7 +203,7 @@ def test_stratified_points_are_reproducible_and_carry_the_strata(qgis_process, s
     cells = [(int((y0 - p["y"]) // 20), int((p["x"] - x0) // 20)) for p in points]
     assert len(set(cells)) == len(points) == first.results["POINTS"]
     assert all(values[r, c] == p["map_code"] == p["stratum"] for (r, c), p in zip(cells, points, strict=True))
-    assert all(p["stratum_pixels"] == pixels[p["stratum"]] and p["map_pixels"] == sum(pixels.values())
+    assert all(p["stratum_px"] == pixels[p["stratum"]] and p["map_px"] == sum(pixels.values())
                and p["reference"] is None for p in points)
     per_class = {c: sum(p["stratum"] == c for p in points) for c in pixels}
     assert min(per_class.values()) >= min(30, min(pixels.values()))
@@ -235,13 +235,13 @@ def test_assessment_of_labelled_stratified_points_matches_independent_estimate(q
     points = [p for p in read_points(labelled) if p["reference"] is not None]
     assert "have no reference code" in result.text  # the unlabelled points are reported
     # stratified estimate of overall accuracy: strata weights times the agreement within each stratum
-    weights = {p["stratum"]: p["stratum_pixels"] / p["map_pixels"] for p in points}
+    weights = {p["stratum"]: p["stratum_px"] / p["map_px"] for p in points}
     agreement = {h: np.mean([p["reference"] == p["map_code"] for p in points if p["stratum"] == h])
                  for h in weights}
     expected = sum(weights[h] * agreement[h] for h in weights)
     assert result.results["OVERALL_ACCURACY"] == pytest.approx(expected)
     rows = read_csv(out / "estimates.csv")
-    total_ha = points[0]["map_pixels"] * 0.04
+    total_ha = points[0]["map_px"] * 0.04
     assert sum(float(r["estimated_area_ha"]) for r in rows) == pytest.approx(total_ha, rel=1e-5)
     assert sum(float(r["mapped_area_ha"]) for r in rows) == pytest.approx(total_ha, rel=1e-5)
 

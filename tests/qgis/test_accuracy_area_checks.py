@@ -70,7 +70,7 @@ def test_assess_design_checks_name_the_parameter(algorithms, tmp_path):
     gdal.VectorTranslate(str(points), polygons, geometryType="POINT", SQLStatement=(
         "SELECT ST_Centroid(geom) AS geom, code FROM osm_landuse_water"), SQLDialect="SQLITE")
     ok, message = _check(alg, {**base, "REFERENCE": str(points), "SAMPLING_DESIGN": 1})
-    assert not ok and message.startswith("REFERENCE:") and "stratum_pixels" in message
+    assert not ok and message.startswith("REFERENCE:") and "stratum_px" in message
     assert _check(alg, {**base, "REFERENCE": str(points), "SAMPLING_DESIGN": 2})[0]
     ok, message = _check(alg, {**base, "INPUT": str(reference_labels()), "REFERENCE": str(points),
                                "SAMPLING_DESIGN": 2})
