@@ -78,8 +78,8 @@ def assess_probability_sample(pairs: Mapping[tuple[int, int], int], stratum_pixe
         assess_pairs(pairs, legend, matrix_csv)
     result = {"design": design, "overall_accuracy": estimates.overall_accuracy,
               "overall_accuracy_ci95": Z95 * estimates.overall_se, "kappa": estimates.kappa,
-              "macro_f1": estimates.macro_f1, "n_samples": int(estimates.counts.sum()),
-              "estimates": rows}
+              "macro_f1": estimates.macro_f1 if np.isfinite(estimates.macro_f1) else None,
+              "n_samples": int(estimates.counts.sum()), "estimates": rows}
     if report_html:
         details = dict(info or {})
         details["Sampling design"] = DESIGN_TEXT.get(design, design)
@@ -211,6 +211,7 @@ def write_area_report(html_path: str | os.PathLike, estimates: AreaEstimates,
         "accuracy of land change. Remote Sensing of Environment 148, 42-57; estimators eq. 1-10 "
         "(stratified estimator, map classes as strata), 95 % intervals of ± 1.96 standard errors, "
         "no finite population correction (a class whose every pixel was sampled adds no variance). "
-        "Kappa is not reported as an accuracy measure, as the guidance recommends.</p>",
+        "Kappa is not shown, as the guidance recommends; the algorithm's KAPPA and MACRO_F1 outputs "
+        "come from the estimated area proportions, for comparison with older studies.</p>",
     ]
     return _write(html_path, _page("Land cover map: accuracy and area estimates", "".join(body)))
