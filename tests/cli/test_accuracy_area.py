@@ -20,7 +20,7 @@ hagc/mapaccuracy man/olofsson.Rd):
   test asserts the equation's 0.25 and 0.02 and records the printed values.
 * Section 5.2.2 (p. 54): estimated area 21,158 +- 6,158 ha, 11,686 +- 3,756 ha, 285,770 +-
   15,510 ha, 581,386 +- 16,282 ha. These half-widths are 1.96 standard errors: an interval of
-  1.96 * alpha / 2 standard errors (EnMAP-Box's helper) would give about 302 ha for deforestation.
+  1.96 * alpha / 2 standard errors (EnMAP-Box's helper) would give about 154 ha for deforestation.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def test_worked_example_of_olofsson_2014(qgis_process, example_map, example_poin
     assert list(rows[0]) == ESTIMATE_COLUMNS
     assert [(int(r["code"]), r["name"]) for r in rows] == CLASSES
     assert [float(r["mapped_area_ha"]) for r in rows] == [n * 0.09 for n in MAPPED_PIXELS]
-    # the area half-widths are 1.96 standard errors: 1.96 * alpha / 2 (EnMAP-Box) would give ~302 ha
+    # the area half-widths are 1.96 standard errors: 1.96 * alpha / 2 (EnMAP-Box) would give ~154 ha
     for column, published in PAPER.items():
         digits = 0 if column.endswith("_ha") else 2
         ours = [round(float(r[column]), digits) for r in rows]
