@@ -7,7 +7,7 @@ probabilities are the least decided are the most informative to label.
 
 * ``margin``: 1 - (p1 - p2), the gap between the two most probable classes closed (Scheffer et
   al. 2001); ``entropy``: the Shannon entropy of the probabilities over ln(n_classes);
-  ``random``: a seeded random score, the baseline at equal budget.
+  ``random``: a seeded random score (the default: see :data:`DEFAULT_MEASURE`).
 * :class:`SuggestionPool` keeps, per predicted class, the ``pool_size`` least sure valid pixels
   met while the raster is walked block by block (memory independent of raster size).
   The order is total (score, then a seeded hash of the pixel, then the pixel index), so the
@@ -28,8 +28,12 @@ import numpy as np
 
 #: Uncertainty measures (the order of the suggestpoints parameter).
 MEASURES = ("margin", "entropy", "random")
-#: The measure suggestpoints uses by default: benchmarks/bench_active_learning.py, see README.
-DEFAULT_MEASURE = "margin"
+#: The measure suggestpoints uses by default. benchmarks/bench_active_learning.py (sample scene, OSM
+#: polygons as labeller, 80 labels to start, 3 rounds of 250 suggestions, 5 seeds, held-out polygons):
+#: after the third round random suggestions (balanced, spread) reached median OA / kappa / macro F1
+#: 0.428 / 0.290 / 0.354, margin 0.386 / 0.275 / 0.342, entropy 0.342 / 0.223 / 0.309: from a small
+#: start, a weak model's doubts point at confusing boundary pixels more than at what it lacks.
+DEFAULT_MEASURE = "random"
 _FIELDS = ("score", "jitter", "pixel", "runner_up", "first", "second", "entropy")
 
 

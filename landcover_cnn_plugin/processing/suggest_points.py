@@ -25,7 +25,7 @@ from .data_preparation import FeedbackReporter, output_folder_problem, run_core
 from .point_layers import temporary_points_csv, write_point_layer
 
 MEASURE_LABELS = ["Margin between the two most probable classes", "Entropy of the class probabilities",
-                  "Random (baseline)"]
+                  "Random, balanced over the predicted classes"]
 
 
 class SuggestPointsAlgorithm(LandcoverAlgorithm):
@@ -33,23 +33,24 @@ class SuggestPointsAlgorithm(LandcoverAlgorithm):
     DISPLAY_NAME = "Suggest points to label"
     GROUP_ID = "training"
     HELP = (
-        "This algorithm suggests where to label next: the pixels where a trained model is least "
-        "sure of the class (active learning), spread apart and balanced over the predicted "
-        "classes, outside the existing training polygons. Labelling them teaches the model most "
-        "per label.\n\n"
+        "This algorithm suggests where to label next (active learning): points spread apart and "
+        "balanced over the classes a trained model predicts, outside the existing training "
+        "polygons, chosen where the model is least sure of the class (margin or entropy) or at "
+        "random (the default, see Uncertainty).\n\n"
         "<b>Model file</b>: the .lcnn file (its legend names the classes).\n"
         "<b>Input raster</b>: the band stack the model was trained on (the model runs on it in the "
         "worker, block by block); or <b>Class probabilities</b>: the probability raster 'Classify "
         "image' wrote with this model (then the model is not run).\n"
         "<b>Training polygons</b> (optional): no point is suggested inside them.\n"
-        "<b>Number of points</b> (default 100). <b>Uncertainty</b>: margin (default: 1 minus the gap "
-        "between the two most probable classes; it beat entropy and random points in the "
-        "learning-curve benchmark, see the README), entropy of the probabilities, or random points "
-        "(a baseline). <b>Minimum distance</b> between points, map units of the raster (default 100). "
+        "<b>Number of points</b> (default 100). <b>Uncertainty</b>: margin (1 minus the gap between "
+        "the two most probable classes), entropy of the probabilities, or random points (default): "
+        "in the learning-curve benchmark on the sample scene (README), random points balanced over "
+        "the predicted classes taught a model that started from 80 labels more than the least sure "
+        "ones did. <b>Minimum distance</b> between points, map units of the raster (default 100). "
         "<b>Random seed</b>: breaks ties (and draws the random points); the same seed gives the same "
         "points.\n\n"
         "Fields: predicted and predicted_name (the most probable class), runner_up and "
-        "runner_up_name (the second), confidence, margin, entropy, rank (1 = least sure), "
+        "runner_up_name (the second), confidence, margin, entropy, rank (1 = least sure, or first drawn), "
         "polygon_id (unique per point, negative so that it never equals a polygon's id) and the "
         "empty <b>Class field</b> (default 'code') to fill with the class seen on reference data. "
         "Then 'Sample rasters to CSV' turns the labelled points into training samples (points left "

@@ -39,7 +39,7 @@ def suggested(qgis_process, workdir):
     output = workdir / "to_label.gpkg"
     result = qgis_process.run("landcovercnn:suggestpoints", {
         "MODEL": small_model_file(), "INPUT": reference_stack(), "TRAINING": training, "NUMBER": 60,
-        "MIN_DISTANCE": 200, "SEED": 3, "OUTPUT": output})
+        "MEASURE": 0, "MIN_DISTANCE": 200, "SEED": 3, "OUTPUT": output})  # 0: margin
     assert result.returncode == 0, result.text
     return result, training, output
 
