@@ -25,9 +25,13 @@ lint: setup
 # so tests that load TensorFlow run without the pytest-qgis plugin, and the in-process
 # QGIS tests run on their own. --qgis_disable_exit: QGIS 3.22's exitQgis() at interpreter exit
 # segfaults after the processing tests (all passed by then); the process ends anyway.
+# --rootdir: pytest-qgis writes its QGIS profile (settings, auth and style databases) into
+# <rootdir>/.qgis-settings, which must not be the checkout.
+QGIS_TEST_ROOTDIR := build/pytest-qgis
 test: setup package lint
 	$(PY) -m pytest -p no:pytest_qgis tests/core tests/cli $(PYTEST_ARGS)
-	$(PY) -m pytest tests/qgis --qgis_disable_gui --qgis_disable_exit $(PYTEST_ARGS)
+	@mkdir -p $(QGIS_TEST_ROOTDIR)
+	$(PY) -m pytest tests/qgis --rootdir $(QGIS_TEST_ROOTDIR) --qgis_disable_gui --qgis_disable_exit $(PYTEST_ARGS)
 
 demo: setup package
 	$(PY) scripts/demo.py

@@ -1,4 +1,4 @@
-"""Worker: runs core jobs (check, train, evaluate, compare, classify) outside QGIS.
+"""Worker: runs core jobs (check, selftest, train, evaluate, compare, classify, assess) outside QGIS.
 
 Usage::
 
@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import errno
-import importlib
-import importlib.util
 import os
 import signal
 import sys
@@ -29,25 +27,19 @@ import threading
 import time
 import traceback
 from collections.abc import Sequence
+from types import ModuleType
 
 from .core.errors import JobCanceled, MissingDependencyError, UserInputError
 from .core.progress import JsonLinesReporter, TextReporter
 
-# Each module defines NAME, HELP, add_arguments(parser) and run(args, reporter) -> dict.
-JOB_MODULES = [
-    "landcover_cnn_plugin.core.jobs.check",
-    "landcover_cnn_plugin.core.jobs.selftest",
-]
 
+def job_modules() -> tuple[ModuleType, ...]:
+    """The jobs, in --help order (a new job: its module in core/jobs/, listed here). Each module
+    defines NAME, HELP, add_arguments(parser) and run(args, reporter) -> dict, and imports
+    TensorFlow and the like inside run()."""
+    from .core.jobs import assess, check, classify, compare, evaluate, selftest, suggest, train
 
-def _optional_jobs() -> list[str]:
-    """Job modules that exist in this build (lets jobs be added one module at a time)."""
-    names = []
-    for name in ("train", "evaluate", "compare", "classify", "assess", "suggest"):
-        module = f"landcover_cnn_plugin.core.jobs.{name}"
-        if importlib.util.find_spec(module) is not None:
-            names.append(module)
-    return names
+    return check, selftest, train, evaluate, compare, classify, assess, suggest
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:
@@ -56,8 +48,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
         description="Train, evaluate and apply landcover-cnn models outside QGIS.")
     subparsers = parser.add_subparsers(dest="job", metavar="JOB", required=True)
     jobs = {}
-    for module_name in JOB_MODULES + _optional_jobs():
-        module = importlib.import_module(module_name)
+    for module in job_modules():
         sub = subparsers.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(sub)
         sub.add_argument("--progress", choices=("text", "jsonl"), default="text",

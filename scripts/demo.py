@@ -1,13 +1,14 @@
 """make demo: the whole workflow headless through qgis_process on sample_data/.
 
-Writes into demo_output/ and prints a short results table. Each step is one
-``qgis_process.bin run`` of a ``landcovercnn:`` algorithm, exactly as a user would
-script it.
+Writes into demo_output/ only (the sample scene is copied there first) and prints a short
+results table. Each step is one ``qgis_process.bin run`` of a ``landcovercnn:`` algorithm,
+exactly as a user would script it.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -46,14 +47,19 @@ def prepare_data(out: Path = OUT) -> tuple[dict[str, str], list[tuple[str, str]]
     Returns
     -------
     paths : dict
-        ``stack`` (GeoTIFF), ``labels`` (class code raster), ``points`` (GeoPackage),
-        ``samples`` (samples CSV of the step-by-step chain), ``samples_one_step`` (same rows,
-        from extractsamples), plus ``label_field`` and ``name_field`` for the next steps.
+        ``polygons`` (the OSM polygons), ``stack`` (GeoTIFF), ``labels`` (class code raster),
+        ``points`` (GeoPackage), ``samples`` (samples CSV of the step-by-step chain),
+        ``samples_one_step`` (same rows, from extractsamples), plus ``label_field`` and
+        ``name_field`` for the next steps.
     rows : list of (str, str)
         Lines for the results table.
     """
-    polygons = str(SAMPLE_DIR / "osm_landuse_water.gpkg")
-    bands = [str(SAMPLE_DIR / "IMG_DATA" / f"T33UUU_20170216T102101_{band}.jp2") for band in STUDY_BANDS]
+    # QGIS writes statistics (.aux.xml) beside the rasters it loads: the demo works on a copy of the
+    # sample scene in its output folder, so that sample_data/ stays as committed.
+    scene = out / "sample_scene"
+    shutil.copytree(SAMPLE_DIR, scene, ignore=shutil.ignore_patterns("*.aux.xml"), dirs_exist_ok=True)
+    polygons = str(scene / "osm_landuse_water.gpkg")
+    bands = [str(scene / "IMG_DATA" / f"T33UUU_20170216T102101_{band}.jp2") for band in STUDY_BANDS]
     stack = run("landcovercnn:stackrasters", INPUT=bands, PIXEL_SIZE=20, OUTPUT=out / "stack_20m.tif")
     labels = run("landcovercnn:rasterizepolygons", INPUT=polygons, FIELD="code", REFERENCE=stack["OUTPUT"],
                  OUTPUT=out / "labels_20m.tif")
@@ -64,8 +70,8 @@ def prepare_data(out: Path = OUT) -> tuple[dict[str, str], list[tuple[str, str]]
     one_step = run("landcovercnn:extractsamples", RASTER=stack["OUTPUT"], POLYGONS=polygons, FIELD="code",
                    CLASS_NAME_FIELD="fclass", OUTPUT=out / "samples_one_step.csv")
     identical = Path(samples["OUTPUT"]).read_bytes() == Path(one_step["OUTPUT"]).read_bytes()
-    paths = {"stack": stack["OUTPUT"], "labels": labels["OUTPUT"], "points": points["OUTPUT"],
-             "samples": samples["OUTPUT"], "samples_one_step": one_step["OUTPUT"],
+    paths = {"polygons": polygons, "stack": stack["OUTPUT"], "labels": labels["OUTPUT"],
+             "points": points["OUTPUT"], "samples": samples["OUTPUT"], "samples_one_step": one_step["OUTPUT"],
              "label_field": "code", "name_field": "fclass"}
     rows = [("Stack bands", stack["BAND_NAME_LIST"]),
             ("Labelled pixels", f"{labels['LABELLED_PIXELS']:,}"),
@@ -94,15 +100,15 @@ def train_classify_assess(paths: dict[str, str], out: Path = OUT
     classified = run("landcovercnn:classifyimage", INPUT=paths["stack"], MODEL=trained["OUTPUT_MODEL"],
                      OUTPUT=out / "landcover_map.tif", OUTPUT_CONFIDENCE=out / "confidence.tif")
     assessed = run("landcovercnn:assessaccuracy", INPUT=classified["OUTPUT"],
-                   REFERENCE=str(SAMPLE_DIR / "osm_landuse_water.gpkg"), FIELD=paths["label_field"],
+                   REFERENCE=paths["polygons"], FIELD=paths["label_field"],
                    OUTPUT_MATRIX=out / "confusion_matrix.csv", OUTPUT_REPORT=out / "accuracy_report.html")
     # The quick-look is drawn by matplotlib in a child process with the worker's Python (not in QGIS).
     quicklook = out / "landcover_map.png"
     python = ROOT / ".venv" / "bin" / "python"
     subprocess.run([str(python), "-m", "landcover_cnn_plugin.core.quicklook", classified["OUTPUT"],
                     str(quicklook), "--title", "Land cover map, sample scene (Sentinel-2, 20 m)"],
-                   check=True, capture_output=True, env={**os.environ,
-                                                         "PYTHONPATH": str(ROOT / "build" / "plugins")})
+                   check=True, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": str(ROOT / "build" / "plugins"), "PYTHONSAFEPATH": "1"})
     outputs = {"model": trained["OUTPUT_MODEL"], "training_report": trained["OUTPUT_REPORT"],
                "map": classified["OUTPUT"], "confidence": classified["OUTPUT_CONFIDENCE"],
                "style": str(Path(classified["OUTPUT"]).with_suffix(".qml")),

@@ -75,7 +75,7 @@ def write_profile_settings(profiles_root: Path, plugin_name: str, worker_python:
         f"{plugin_name}=true\n"
         "processing=true\n"
         "\n[Processing]\n"
-        f"Configuration\\LANDCOVERCNN_PYTHON={worker_python}\n"
+        f"Configuration\\LANDCOVER_CNN_PYTHON={worker_python}\n"
         "\n[qgis]\n"
         "checkVersion=false\n"
         "showTips=false\n",

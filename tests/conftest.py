@@ -6,6 +6,7 @@ Nothing here imports qgis or TensorFlow: this file is loaded by both pytest runs
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,47 @@ def sample_data_stays_untouched():
     assert not changed, f"tests modified sample data: {changed}"
     assert after.keys() == before.keys(), (
         f"files appeared in or vanished from sample_data: {sorted(after.keys() ^ before.keys())}")
+
+
+#: Where a test run may write inside the checkout: the build folder (packaged plugin, test
+#: caches, QGIS settings), the virtual environment and Python's and the tools' caches.
+EXPECTED_WRITES = ("build/", ".venv/", ".pytest_cache/", ".ruff_cache/")
+
+
+def _is_expected(path: str) -> bool:
+    return path.startswith(EXPECTED_WRITES) or "__pycache__/" in path or path.endswith(".pyc")
+
+
+def checkout_changes() -> set[str]:
+    """Files of the checkout that are untracked, ignored, modified or deleted (``git status``
+    code and path), outside the places a run may write to."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain=v1", "-z", "--ignored", "--untracked-files=all", "--",
+         ".", ":(exclude)build", ":(exclude).venv"],
+        cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    entries = iter(status.split("\0"))
+    changes = set()
+    for entry in entries:
+        if not entry:
+            continue
+        code, path = entry[:2], entry[3:]
+        if code[0] in "RC":  # a rename or copy: the source path follows
+            next(entries, None)
+        if not _is_expected(path):
+            changes.add(f"{code} {path}")
+    return changes
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_stays_clean():
+    """Nothing a run writes lands in the checkout (profiles, outputs, statistics side-cars):
+    the files git reports as untracked, ignored or changed are the same after the run as before
+    it, build/, .venv and caches aside. Outside a git checkout there is nothing to compare."""
+    if not (ROOT / ".git").exists():
+        yield
+        return
+    before = checkout_changes()
+    yield
+    appeared = sorted(checkout_changes() - before)
+    assert not appeared, ("the test run wrote into the checkout (write to tmp_path or build/ "
+                          f"instead): {appeared}")

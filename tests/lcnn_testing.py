@@ -97,6 +97,18 @@ def _rasterize_sql(path: Path, **options) -> None:
     subprocess.run(["/usr/bin/python3", "-c", code, str(path), json.dumps(options)], check=True)
 
 
+def _rasterize_osm(path: Path, attribute: str, output_type: int, columns: str) -> None:
+    """An attribute of the OSM polygons burnt on the study grid, pixel-centre rule: the polygons
+    are ordered largest first (equal areas: higher fid first), so the smallest is burnt last."""
+    g = STUDY_GRID
+    _rasterize_sql(
+        path, srcDS=str(SAMPLE_DIR / "osm_landuse_water.gpkg"), format="GTiff", outputType=output_type,
+        outputBounds=(g["xmin"], g["ymin"], g["xmax"], g["ymax"]), xRes=g["pixel_size"],
+        yRes=g["pixel_size"], initValues=0, attribute=attribute,
+        SQLStatement=f"SELECT {columns} FROM osm_landuse_water ORDER BY ST_Area(geom) DESC, fid DESC",
+        SQLDialect="SQLITE")
+
+
 def _cached(name: str, build) -> Path:
     """Build a file once into build/test-cache (atomic rename: parallel sessions may race)."""
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
@@ -142,13 +154,7 @@ def reference_labels() -> Path:
     from osgeo import gdal
 
     def build(path: Path) -> None:
-        g = STUDY_GRID
-        _rasterize_sql(
-            path, srcDS=str(SAMPLE_DIR / "osm_landuse_water.gpkg"), format="GTiff",
-            outputType=gdal.GDT_UInt16, outputBounds=(g["xmin"], g["ymin"], g["xmax"], g["ymax"]),
-            xRes=g["pixel_size"], yRes=g["pixel_size"], initValues=0, attribute="code",
-            SQLStatement="SELECT * FROM osm_landuse_water ORDER BY ST_Area(geom) DESC, fid DESC",
-            SQLDialect="SQLITE")
+        _rasterize_osm(path, "code", gdal.GDT_UInt16, "*")
 
     return _cached("reference_labels_20m_v2.tif", build)
 
@@ -159,14 +165,7 @@ def reference_polygon_ids() -> Path:
     from osgeo import gdal
 
     def build(path: Path) -> None:
-        g = STUDY_GRID
-        _rasterize_sql(
-            path, srcDS=str(SAMPLE_DIR / "osm_landuse_water.gpkg"), format="GTiff",
-            outputType=gdal.GDT_Int32, outputBounds=(g["xmin"], g["ymin"], g["xmax"], g["ymax"]),
-            xRes=g["pixel_size"], yRes=g["pixel_size"], initValues=0, attribute="polygon_id",
-            SQLStatement="SELECT CAST(fid AS INTEGER) + 0 AS polygon_id, geom FROM osm_landuse_water "
-                         "ORDER BY ST_Area(geom) DESC, fid DESC",
-            SQLDialect="SQLITE")
+        _rasterize_osm(path, "polygon_id", gdal.GDT_Int32, "CAST(fid AS INTEGER) + 0 AS polygon_id, geom")
 
     return _cached("reference_polygon_ids_20m_v2.tif", build)
 
@@ -248,7 +247,7 @@ def train_small_model(path: Path, epochs: int = 3, n_samples: int = 6000, seed: 
     from landcover_cnn_plugin.core.legend import ClassLegend
     from landcover_cnn_plugin.core.metrics import compute_metrics
     from landcover_cnn_plugin.core.model_file import save_model_file
-    from landcover_cnn_plugin.core.models import build_model
+    from landcover_cnn_plugin.core.models import FAMILIES
     from landcover_cnn_plugin.core.scaling import ZScoreScaler
 
     keras.utils.set_random_seed(seed)
@@ -258,7 +257,7 @@ def train_small_model(path: Path, epochs: int = 3, n_samples: int = 6000, seed: 
     legend = ClassLegend(sorted(names), names)
     scaler = ZScoreScaler().fit(features)
     ids = legend.ids_from_codes(train["code"].to_numpy())
-    network = build_model("study_mlp", len(STUDY_BANDS), legend.n_classes)
+    network = FAMILIES["study_mlp"].compiled_network(len(STUDY_BANDS), legend.n_classes)
     fitted = network.fit(scaler.transform(features), keras.utils.to_categorical(ids, legend.n_classes),
                          epochs=epochs, batch_size=256, verbose=0, validation_split=0.2)
     probabilities = network.predict(scaler.transform(test[STUDY_BANDS].to_numpy(np.float32)), verbose=0)
@@ -334,7 +333,7 @@ def small_model_file() -> Path:
         code = ("import sys; from lcnn_testing import train_small_model; "
                 "train_small_model(sys.argv[1], epochs=4)")
         env = dict(os.environ, PYTHONPATH=f"{ROOT / 'build' / 'plugins'}{os.pathsep}{ROOT / 'tests'}",
-                   TF_CPP_MIN_LOG_LEVEL="2")
+                   PYTHONSAFEPATH="1", TF_CPP_MIN_LOG_LEVEL="2")
         env.pop("PYTHONHOME", None)
         proc = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", code, str(path)], env=env,
                               capture_output=True, text=True)

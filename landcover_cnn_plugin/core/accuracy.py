@@ -2,9 +2,9 @@
 
 Split in two so that no scikit-learn runs inside QGIS:
 
-* pair counting (GDAL + NumPy, memory flat, usable in the QGIS process):
-  :func:`rasterize_reference`, :func:`count_pairs_rasters`, :func:`count_pairs_points`,
-  :func:`write_pairs_csv`;
+* pair counting (raster I/O through :mod:`.io`, memory flat, usable in the QGIS process):
+  :func:`count_pairs_rasters`, :func:`count_pairs_points`, :func:`write_pairs_csv` (reference
+  polygons are burnt by :func:`.io.rasterize.rasterize_reference`);
 * metrics and outputs (worker, scikit-learn through ``core.metrics``): :func:`assess_pairs`.
 
 Reference polygons are rasterized on the class map's grid with the pixel-centre rule; where
@@ -14,50 +14,18 @@ they overlap the smallest polygon wins (ties: lower feature id), as everywhere i
 from __future__ import annotations
 
 import csv
-import json
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from .atomic import atomic_output
-from .blocks import block_size_for_budget, iter_blocks, read_block
-from .errors import JobCanceled, UserInputError
+from .errors import UserInputError, raise_if_canceled
+from .io.blocks import BlockSampler, block_size_for_budget, iter_blocks, read_block
+from .io.grid import Grid
+from .io.rasters import open_raster
 
 PairCounts = dict[tuple[int, int], int]
-
-
-def map_legend(map_path: str) -> dict[str, list] | None:
-    """The legend a class map carries (``LANDCOVER_LEGEND`` metadata written by classify), or None."""
-    from osgeo import gdal
-
-    dataset = gdal.Open(os.fspath(map_path))
-    text = dataset.GetMetadataItem("LANDCOVER_LEGEND") if dataset is not None else None
-    return json.loads(text) if text else None
-
-
-def rasterize_reference(polygons_path: str, layer_name: str, code_field: str, area_field: str,
-                        map_path: str, output: str) -> str:
-    """Burn the reference codes on the class map's grid (UInt32 GeoTIFF, 0 = no reference).
-
-    The polygons must already be in the map's CRS; ``area_field`` holds each polygon's area
-    so that larger polygons burn first and the smallest wins (equal areas: the lower feature
-    id burns last and wins).
-    """
-    from osgeo import gdal
-
-    gdal.UseExceptions()
-    reference = gdal.Open(os.fspath(map_path))
-    gt = reference.GetGeoTransform()
-    width, height = reference.RasterXSize, reference.RasterYSize
-    bounds = (gt[0], gt[3] + gt[5] * height, gt[0] + gt[1] * width, gt[3])
-    gdal.Rasterize(output, os.fspath(polygons_path), format="GTiff", outputType=gdal.GDT_UInt32,
-                   outputBounds=bounds, width=width, height=height, initValues=0,
-                   attribute=code_field, outputSRS=reference.GetProjection() or None,
-                   SQLStatement=f'SELECT * FROM "{layer_name}" ORDER BY "{area_field}" DESC, fid DESC',
-                   SQLDialect="SQLITE", creationOptions=["TILED=YES", "COMPRESS=DEFLATE"])
-    return output
 
 
 def _add_pairs(counts: PairCounts, reference: np.ndarray, mapped: np.ndarray) -> None:
@@ -76,17 +44,14 @@ def count_pairs_rasters(map_path: str, reference_path: str, memory_mb: float = 6
     Both rasters are on the same grid; read block by block. Mapped 0 (nodata) is kept as a
     pair so that the caller can report unclassified reference pixels.
     """
-    from osgeo import gdal
-
-    mapped_ds = gdal.Open(os.fspath(map_path))
-    reference_ds = gdal.Open(os.fspath(reference_path))
+    mapped_ds = open_raster(map_path, "INPUT")
+    reference_ds = open_raster(reference_path, "REFERENCE")
     width, height = mapped_ds.RasterXSize, mapped_ds.RasterYSize
     block_w, block_h = block_size_for_budget(width, height, 32, memory_mb,
                                              tuple(mapped_ds.GetRasterBand(1).GetBlockSize()))
     counts: PairCounts = {}
     for block in iter_blocks(width, height, block_w, block_h):
-        if is_canceled is not None and is_canceled():
-            raise JobCanceled("canceled")
+        raise_if_canceled(is_canceled)
         reference = read_block(reference_ds, block, [1], np.int64)[0]
         labelled = reference > 0
         if labelled.any():
@@ -101,26 +66,15 @@ def count_pairs_points(map_path: str, xs: np.ndarray, ys: np.ndarray,
                        codes: np.ndarray) -> tuple[PairCounts, int]:
     """Count (reference code, mapped code) pairs at points (map CRS); return (pairs, points outside).
 
-    The map is read in strips around the points' rows, never whole.
+    The map is read block by block where points lie (:class:`.io.blocks.BlockSampler`), never whole.
     """
-    from osgeo import gdal
-
-    dataset = gdal.Open(os.fspath(map_path))
-    x0, dx, _, y0, _, dy = dataset.GetGeoTransform()
-    cols = np.floor((np.asarray(xs, dtype=float) - x0) / dx).astype(np.int64)
-    rows = np.floor((np.asarray(ys, dtype=float) - y0) / dy).astype(np.int64)
+    dataset = open_raster(map_path, "INPUT")
+    rows, cols, inside = Grid.from_dataset(dataset, "INPUT").pixel_of(xs, ys)
     codes = np.asarray(codes, dtype=np.int64)
-    inside = ((cols >= 0) & (cols < dataset.RasterXSize) & (rows >= 0) & (rows < dataset.RasterYSize)
-              & (codes > 0))
-    rows, cols, codes = rows[inside], cols[inside], codes[inside]
+    inside &= codes > 0
     counts: PairCounts = {}
-    strip = 256
-    band = dataset.GetRasterBand(1)
-    for start in np.unique(rows // strip * strip).tolist():
-        chosen = (rows >= start) & (rows < start + strip)
-        stop = min(dataset.RasterYSize, start + strip)
-        values = band.ReadAsArray(0, start, dataset.RasterXSize, stop - start)
-        _add_pairs(counts, codes[chosen], values[rows[chosen] - start, cols[chosen]])
+    mapped = BlockSampler(dataset).sample(rows[inside], cols[inside])[0]
+    _add_pairs(counts, codes[inside], mapped)
     return counts, int((~inside).sum())
 
 

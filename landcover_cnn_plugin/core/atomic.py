@@ -94,3 +94,22 @@ def atomic_output(final_path: str | os.PathLike) -> Iterator[str]:
             if os.path.exists(leftover):
                 os.remove(leftover)
         raise
+
+
+@contextmanager
+def atomic_files(final_path: str | os.PathLike) -> Iterator[str]:
+    """Like :func:`atomic_output` for formats that write side-car files (Shapefile .dbf, .shx...).
+
+    Every file named like the partial file is renamed to the final name on success and
+    deleted on failure.
+    """
+    tmp = partial_path(final_path)
+    tmp_stem = os.path.splitext(tmp)[0]
+    final_stem = os.path.splitext(os.fspath(final_path))[0]
+    try:
+        yield tmp
+        for path in sorted(glob.glob(glob.escape(tmp_stem) + ".*")):
+            os.replace(path, final_stem + path[len(tmp_stem):])
+    except BaseException:
+        remove_partial_files(final_path)
+        raise

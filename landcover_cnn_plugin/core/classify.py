@@ -1,6 +1,7 @@
-"""Classify a raster block by block with a loaded model (GDAL + NumPy; the model brings Keras).
+"""Classify a raster block by block with a loaded model (raster I/O through :mod:`.io`; the model
+brings Keras).
 
-The raster is read through the block walker (:mod:`.blocks`): each block, grown by the
+The raster is read through the block walker (:mod:`.io.blocks`): each block, grown by the
 model's halo and edge-padded at the image border, goes to ``LoadedModel.predict_block``;
 the class codes, the confidence (highest probability) and optionally every class
 probability are written at the block's offset. Memory depends on the block size (from
@@ -17,147 +18,34 @@ Outputs
 * probabilities: float32, one band per class in legend order, band descriptions = class
   names, nodata -1.
 
-A pixel that is nodata in any used input band (or NaN), or outside the mask, is nodata in
-every output. Every output is written under a partial name and renamed when complete;
-on error or cancel the partial files are deleted.
+A pixel that is invalid in any used input band (:func:`.io.rasters.valid_pixels`: nodata,
+NaN or infinite), or outside the mask, is nodata in every output. Every output is written
+under a partial name and renamed when complete; on error or cancel the partial files are
+deleted.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .atomic import atomic_output, check_output_folder
-from .blocks import OUTPUT_TILE, block_size_for_budget, iter_blocks, read_block, valid_pixels
-from .errors import JobCanceled, UserInputError
+from .errors import UserInputError, raise_if_canceled
+from .io.blocks import block_size_for_budget, iter_blocks, read_valid_block
+from .io.outputs import code_dtype, create_geotiff, describe_bands, write_block, write_class_legend
+from .io.rasterize import mask_on_grid
+from .io.rasters import RasterBands, open_raster
 from .progress import NullReporter, Reporter
 from .styles import qml_path_for, write_paletted_qml
 
 CONFIDENCE_NODATA = -1.0
-GTIFF_OPTIONS = ["TILED=YES", f"BLOCKXSIZE={OUTPUT_TILE}", f"BLOCKYSIZE={OUTPUT_TILE}",
-                 "COMPRESS=DEFLATE", "BIGTIFF=IF_SAFER"]
-
-
-def code_data_type(max_code: int) -> int:
-    """Smallest unsigned GDAL type that holds ``max_code`` (Byte, UInt16, UInt32)."""
-    from osgeo import gdal
-
-    if max_code <= 255:
-        return gdal.GDT_Byte
-    if max_code <= 65535:
-        return gdal.GDT_UInt16
-    return gdal.GDT_UInt32
-
-
-def open_raster(path: str, parameter: str = "INPUT"):
-    """Open a raster with GDAL or raise :class:`UserInputError` naming ``parameter``."""
-    from osgeo import gdal
-
-    gdal.UseExceptions()
-    try:
-        dataset = gdal.Open(os.fspath(path))
-    except RuntimeError as exc:
-        raise UserInputError(f"cannot open the raster {path} ({exc}); choose a raster file GDAL "
-                             "can read.", parameter) from None
-    if dataset is None or dataset.RasterCount == 0:
-        raise UserInputError(f"{path} is not a raster with bands; choose the band stack.", parameter)
-    return dataset
-
-
-def band_names(dataset) -> list[str]:
-    """Band descriptions of a GDAL dataset, in band order (empty string where none)."""
-    return [dataset.GetRasterBand(i).GetDescription() for i in range(1, dataset.RasterCount + 1)]
-
-
-def match_bands(names: Sequence[str], feature_names: Sequence[str],
-                parameter: str = "INPUT") -> list[int]:
-    """Find the raster band of each model feature by band description.
-
-    Parameters
-    ----------
-    names : sequence of str
-        The raster's band descriptions in band order.
-    feature_names : sequence of str
-        The model's feature names in the order the model expects them.
-
-    Returns
-    -------
-    list of int
-        1-based band numbers, one per feature, in feature order.
-
-    Raises
-    ------
-    UserInputError
-        A feature has no band of that name, or a name is used by several bands; the
-        message gives both lists.
-    """
-    wanted = list(feature_names)
-    have = list(names)
-    missing = [name for name in wanted if name not in have]
-    repeated = sorted({name for name in wanted if have.count(name) > 1})
-    if missing or repeated:
-        problem = (f"the raster has no band named {', '.join(missing)}" if missing
-                   else f"several bands are named {', '.join(repeated)}")
-        raise UserInputError(
-            f"{problem}. The model needs the bands {wanted} (matched by band description, in "
-            f"this order); the raster has the bands {have}. Choose the stack the model was "
-            "trained on, or name its bands accordingly (Stack and resample rasters, BAND_NAMES).",
-            parameter)
-    return [have.index(name) + 1 for name in wanted]
-
-
-def _open_mask_on_grid(mask: str, reference, workdir: str):
-    """The mask as a raster on the reference grid: nonzero (and not nodata) = inside.
-
-    A raster mask is warped onto the grid (nearest neighbour, through a VRT, no copy);
-    a vector mask is rasterized (pixel-centre rule) into a temporary GeoTIFF.
-    """
-    from osgeo import gdal
-
-    gdal.UseExceptions()
-    try:
-        source = gdal.OpenEx(os.fspath(mask), gdal.OF_RASTER | gdal.OF_VECTOR)
-    except RuntimeError:
-        source = None
-    if source is None:
-        raise UserInputError(f"cannot open the mask {mask}; choose a raster or a polygon layer.", "MASK")
-    gt = reference.GetGeoTransform()
-    width, height = reference.RasterXSize, reference.RasterYSize
-    bounds = (gt[0], gt[3] + gt[5] * height, gt[0] + gt[1] * width, gt[3])
-    srs = reference.GetProjection()
-    if source.RasterCount > 0:
-        return gdal.Warp(os.path.join(workdir, "mask.vrt"), source, format="VRT", outputBounds=bounds,
-                         width=width, height=height, dstSRS=srs or None, resampleAlg="near",
-                         dstNodata=0)
-    if source.GetLayerCount() == 0:
-        raise UserInputError(f"the mask {mask} has neither bands nor layers.", "MASK")
-    return gdal.Rasterize(os.path.join(workdir, "mask.tif"), source, format="GTiff",
-                          outputType=gdal.GDT_Byte, outputBounds=bounds, width=width, height=height,
-                          outputSRS=srs or None, burnValues=[1], initValues=0,
-                          creationOptions=["TILED=YES", "COMPRESS=DEFLATE"])
-
-
-def _create(driver, path: str, reference, bands: int, data_type: int, nodata: float):
-    dataset = driver.Create(path, reference.RasterXSize, reference.RasterYSize, bands, data_type,
-                            GTIFF_OPTIONS + (["INTERLEAVE=BAND"] if bands > 1 else []))
-    dataset.SetGeoTransform(reference.GetGeoTransform())
-    dataset.SetProjection(reference.GetProjection())
-    for index in range(1, bands + 1):
-        dataset.GetRasterBand(index).SetNoDataValue(nodata)
-    return dataset
-
-
-def _hex_rgb(color: str) -> tuple[int, int, int, int]:
-    color = color.lstrip("#")
-    return int(color[0:2], 16), int(color[2:4], 16), int(color[4:6], 16), 255
 
 
 def bytes_per_pixel(n_features: int, n_classes: int, patch_size: int = 1) -> int:
@@ -203,9 +91,6 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
         Output paths, ``width``, ``height``, ``n_blocks``, ``block_size``, ``valid_pixels``,
         ``class_pixels`` {code: count}, ``seconds``, ``pixels_per_second``.
     """
-    from osgeo import gdal
-
-    gdal.UseExceptions()
     reporter = reporter or NullReporter()
     started = time.perf_counter()
     for path, parameter in ((output, "OUTPUT"), (confidence, "OUTPUT_CONFIDENCE"),
@@ -222,23 +107,21 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
     if os.path.abspath(raster) in finals:
         raise UserInputError("an output would overwrite the input raster; choose another "
                              "output path.", "OUTPUT")
-    bands = match_bands(band_names(dataset), model.feature_names, "INPUT")
-    nodata = [dataset.GetRasterBand(b).GetNoDataValue() for b in bands]
+    bands = RasterBands.of(dataset, model.feature_names, "INPUT")
     legend = model.legend
     codes = np.asarray(legend.codes, dtype=np.int64)
     n_classes = len(codes)
     halo = int(model.halo)
     width, height = dataset.RasterXSize, dataset.RasterYSize
-    n_inputs = getattr(model, "n_inputs", len(bands))  # bands + derived channels of the network
+    n_inputs = getattr(model, "n_inputs", len(bands.numbers))  # bands + derived channels of the network
     block_w, block_h = block_size_for_budget(
         width, height, bytes_per_pixel(n_inputs, n_classes, 2 * halo + 1), memory_mb,
-        tuple(dataset.GetRasterBand(bands[0]).GetBlockSize()), halo)
+        tuple(dataset.GetRasterBand(bands.numbers[0]).GetBlockSize()), halo)
     blocks = list(iter_blocks(width, height, block_w, block_h, halo))
     reporter.log(f"Classifying {width} x {height} pixels with bands {list(model.feature_names)} in "
                  f"{len(blocks)} blocks of {block_w} x {block_h} (halo {halo}).")
 
-    driver = gdal.GetDriverByName("GTiff")
-    map_type = code_data_type(int(codes.max()))
+    map_type = code_dtype(int(codes.max()))
     counts = np.zeros(n_classes, dtype=np.int64)
     valid_total = 0
     workdir = tempfile.mkdtemp(prefix="lcnn-classify-")
@@ -246,25 +129,27 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
     try:
         with contextlib.ExitStack() as stack:
             if mask:
-                outs["mask"] = _open_mask_on_grid(mask, dataset, workdir)
-            outs["map"] = _create(driver, stack.enter_context(atomic_output(output)), dataset, 1,
-                                  map_type, 0)
+                outs["mask"] = mask_on_grid(mask, dataset, workdir)
+            outs["map"] = create_geotiff(stack.enter_context(atomic_output(output)), dataset, 1,
+                                         map_type, 0)
             if confidence:
-                outs["confidence"] = _create(driver, stack.enter_context(atomic_output(confidence)),
-                                             dataset, 1, gdal.GDT_Float32, CONFIDENCE_NODATA)
+                outs["confidence"] = create_geotiff(stack.enter_context(atomic_output(confidence)),
+                                                    dataset, 1, np.float32, CONFIDENCE_NODATA)
             if probabilities:
-                outs["probabilities"] = _create(
-                    driver, stack.enter_context(atomic_output(probabilities)), dataset, n_classes,
-                    gdal.GDT_Float32, CONFIDENCE_NODATA)
+                outs["probabilities"] = create_geotiff(
+                    stack.enter_context(atomic_output(probabilities)), dataset, n_classes, np.float32,
+                    CONFIDENCE_NODATA)
             try:
                 # Colour table and descriptions before the first block: GDAL may flush blocks to
                 # the file at any time, after which a GeoTIFF's colour table can no longer be set.
-                _describe_outputs(outs, legend, int(codes.max()))
+                write_class_legend(outs["map"], legend)
+                if confidence:
+                    describe_bands(outs["confidence"], ["confidence"])
+                if probabilities:
+                    describe_bands(outs["probabilities"], legend.names)
                 for block in blocks:
-                    if is_canceled is not None and is_canceled():
-                        raise JobCanceled("canceled")
-                    class_pixels, n_valid = _classify_block(dataset, block, bands, nodata, model,
-                                                            codes, outs)
+                    raise_if_canceled(is_canceled)
+                    class_pixels, n_valid = _classify_block(dataset, block, bands, model, codes, outs)
                     counts += class_pixels
                     valid_total += n_valid
                     reporter.progress(100.0 * (block.index + 1) / max(1, block.count))
@@ -295,18 +180,13 @@ def classify_raster(raster: str, model: Any, output: str, confidence: str | None
     return result
 
 
-def _classify_block(dataset, block, bands: list[int], nodata: list[float | None], model: Any,
-                    codes: np.ndarray, outs: dict[str, Any]) -> tuple[np.ndarray, int]:
+def _classify_block(dataset, block, bands: RasterBands, model: Any, codes: np.ndarray,
+                    outs: dict[str, Any]) -> tuple[np.ndarray, int]:
     """Read, predict and write one block; return (pixels per class id, valid pixels)."""
-    values = read_block(dataset, block, bands)
-    valid = valid_pixels(values, nodata)
+    values, valid = read_valid_block(dataset, block, bands)
     if "mask" in outs:
-        mask_band = outs["mask"].GetRasterBand(1)
-        inside = read_block(outs["mask"], block, [1], np.float32)[0]
-        mask_nodata = mask_band.GetNoDataValue()
-        valid &= inside != 0
-        if mask_nodata is not None:
-            valid &= inside != np.float32(mask_nodata)
+        inside, inside_valid = read_valid_block(outs["mask"], block, RasterBands.numbered(outs["mask"], [1]))
+        valid &= inside_valid & (inside[0] != 0)
     h = block.halo
     interior = valid[h:h + block.height, h:h + block.width]
     n_classes = len(codes)
@@ -323,43 +203,13 @@ def _classify_block(dataset, block, bands: list[int], nodata: list[float | None]
         class_map[interior] = codes[ids[interior]]
         conf[interior] = proba.max(axis=0)[interior]
         counts = np.bincount(ids[interior], minlength=n_classes)
-    outs["map"].GetRasterBand(1).WriteArray(class_map, block.x_off, block.y_off)
+    write_block(outs["map"], block, class_map)
     if "confidence" in outs:
-        outs["confidence"].GetRasterBand(1).WriteArray(conf, block.x_off, block.y_off)
+        write_block(outs["confidence"], block, conf)
     if "probabilities" in outs:
         for index in range(n_classes):
             layer = np.full((block.height, block.width), CONFIDENCE_NODATA, np.float32)
             if proba is not None:
                 layer[interior] = proba[index][interior]
-            outs["probabilities"].GetRasterBand(index + 1).WriteArray(layer, block.x_off, block.y_off)
+            write_block(outs["probabilities"], block, layer, index + 1)
     return counts, int(interior.sum())
-
-
-def _describe_outputs(outs: dict[str, Any], legend, max_code: int) -> None:
-    """Colour table, category names and legend metadata; band descriptions."""
-    from osgeo import gdal
-
-    map_ds, conf_ds, prob_ds = outs["map"], outs.get("confidence"), outs.get("probabilities")
-
-    band = map_ds.GetRasterBand(1)
-    band.SetDescription("class code")
-    if max_code <= 65535:
-        table = gdal.ColorTable()
-        table.SetColorEntry(0, (0, 0, 0, 0))
-        for code, color in zip(legend.codes, legend.colors, strict=True):
-            table.SetColorEntry(int(code), _hex_rgb(color))
-        band.SetColorTable(table)
-        names = [""] * (max_code + 1)
-        for code, name in zip(legend.codes, legend.names, strict=True):
-            names[int(code)] = name
-        band.SetCategoryNames(names)
-    map_ds.SetMetadataItem("LANDCOVER_LEGEND", json.dumps(
-        {"codes": [int(c) for c in legend.codes], "names": list(legend.names),
-         "colors": list(legend.colors)}))
-    for code, name in zip(legend.codes, legend.names, strict=True):
-        band.SetMetadataItem(f"CLASS_{int(code)}", str(name))
-    if conf_ds is not None:
-        conf_ds.GetRasterBand(1).SetDescription("confidence")
-    if prob_ds is not None:
-        for index, name in enumerate(legend.names):
-            prob_ds.GetRasterBand(index + 1).SetDescription(str(name))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class UserInputError(ValueError):
     """Bad input that the user can fix.
@@ -27,3 +29,9 @@ class MissingDependencyError(RuntimeError):
 
 class JobCanceled(RuntimeError):
     """The job was canceled by the user."""
+
+
+def raise_if_canceled(is_canceled: Callable[[], bool] | None) -> None:
+    """Raise :class:`JobCanceled` when ``is_canceled`` (polled in every loop of long work) says so."""
+    if is_canceled is not None and is_canceled():
+        raise JobCanceled("canceled")

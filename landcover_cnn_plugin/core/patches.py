@@ -1,18 +1,19 @@
-"""Square patches around labelled pixels, for the patch-based CNN (GDAL + numpy only).
+"""Square patches around labelled pixels, for the patch-based CNN (raster I/O through :mod:`.io`).
 
-Rules shared by training and prediction (``core/blocks.py`` pads its halo the same way):
+Rules shared by training and prediction (``core/io/blocks.py`` pads its halo the same way):
 
 * **Image edges**: a patch that reaches past the raster is padded by replicating the edge
   pixel (numpy ``"edge"`` mode). The validity mask is padded the same way.
-* **Nodata neighbours**: a patch pixel that is nodata in any band (the band's nodata value,
-  or not finite) is *invalid*. Invalid pixels are filled with the per-band training mean,
-  which is 0 after z-scoring (``ZScoreScaler.transform(values, valid)``);
+* **Nodata neighbours**: a patch pixel that is nodata in any band (the one validity rule,
+  :func:`.io.rasters.valid_pixels`: the band's nodata value, or not finite) is *invalid*.
+  Invalid pixels are filled with the per-band training mean, which is 0 after z-scoring
+  (``ZScoreScaler.transform(values, valid)``);
   ``LoadedModel.predict_block`` does exactly the same on a block plus halo, so a pixel sees
   the same inputs in both.
 * A patch whose **centre** pixel is invalid is not a sample (nodata stays nodata).
 
-Patches are read strip by strip through the block walker (``core.blocks``: full-width strips of a
-few hundred rows plus the halo), never one ``ReadAsArray`` per pixel, so cutting 90,000 patches
+Patches are read strip by strip through the block walker (``core.io.blocks``: full-width strips
+of a few hundred rows plus the halo), never one ``ReadAsArray`` per pixel, so cutting 90,000 patches
 takes about a second.
 
 Array layout: patches are ``(n, k, k, bands)`` (channels last, as Keras wants them);
@@ -27,8 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .blocks import iter_blocks, read_block, valid_pixels
 from .errors import UserInputError
+from .io.blocks import iter_blocks, read_valid_block
+from .io.grid import Grid
+from .io.rasters import RasterBands, open_raster
 
 #: The 8 symmetries of the square (dihedral group D4), as (transpose, flip rows, flip cols).
 DIHEDRAL = [(t, fr, fc) for t in (False, True) for fr in (False, True) for fc in (False, True)]
@@ -78,54 +81,6 @@ def check_patch_size(patch_size: int, parameter: str = "PATCH_SIZE") -> int:
     return k
 
 
-def band_indices(dataset, band_names: Sequence[str] | None, parameter: str = "RASTER") -> list[int]:
-    """1-based GDAL band numbers matching ``band_names`` by band description, in that order.
-
-    ``None`` means every band in raster order. A missing name is refused with both lists.
-    """
-    descriptions = [dataset.GetRasterBand(i).GetDescription() for i in range(1, dataset.RasterCount + 1)]
-    if band_names is None:
-        return list(range(1, dataset.RasterCount + 1))
-    missing = [name for name in band_names if name not in descriptions]
-    if missing:
-        raise UserInputError(
-            f"The raster has no band described as {', '.join(missing)}. The model needs the bands "
-            f"{list(band_names)}; the raster's bands are {descriptions}. Use the stack the samples "
-            "were extracted from (band descriptions must match).", parameter)
-    return [descriptions.index(name) + 1 for name in band_names]
-
-
-def pixels_from_xy(geotransform: Sequence[float], x: np.ndarray, y: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray]:
-    """Map coordinates in the raster's CRS -> (row, col) of the pixel that holds them.
-
-    Parameters
-    ----------
-    geotransform : sequence of 6 float
-        GDAL geotransform of a north-up raster (no rotation).
-    x, y : numpy.ndarray
-        ``(n,)`` coordinates in the raster's CRS units (e.g. metres), such as the samples
-        CSV's ``X``, ``Y`` (pixel centres).
-
-    Returns
-    -------
-    rows, cols : numpy.ndarray
-        int64 ``(n,)``; may lie outside the raster (check with :func:`inside`).
-    """
-    x0, dx, rx, y0, ry, dy = geotransform
-    if rx != 0 or ry != 0:
-        raise UserInputError("Rotated rasters are not supported: warp the stack to a north-up grid.",
-                             "RASTER")
-    cols = np.floor((np.asarray(x, dtype=np.float64) - x0) / dx).astype(np.int64)
-    rows = np.floor((np.asarray(y, dtype=np.float64) - y0) / dy).astype(np.int64)
-    return rows, cols
-
-
-def inside(rows: np.ndarray, cols: np.ndarray, width: int, height: int) -> np.ndarray:
-    """bool ``(n,)``: the pixel lies on the raster."""
-    return (rows >= 0) & (rows < height) & (cols >= 0) & (cols < width)
-
-
 def cut_patches(raster: str | Path, rows: np.ndarray, cols: np.ndarray, patch_size: int,
                 band_names: Sequence[str] | None = None, strip_rows: int = 256) -> PatchSet:
     """Cut ``patch_size`` x ``patch_size`` patches centred on the given pixels.
@@ -150,46 +105,49 @@ def cut_patches(raster: str | Path, rows: np.ndarray, cols: np.ndarray, patch_si
         Edges replicate the edge pixel; nodata stays flagged invalid (fill it with
         ``core.scaling.ZScoreScaler.transform(values, valid)``).
     """
-    from osgeo import gdal
-
     k = check_patch_size(patch_size)
     h = k // 2
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
-    dataset = gdal.Open(str(raster))
-    if dataset is None:
-        raise UserInputError(f"Cannot open the raster {raster}.", "RASTER")
-    bands = band_indices(dataset, band_names)
-    names = [dataset.GetRasterBand(b).GetDescription() for b in bands]
-    nodata = [dataset.GetRasterBand(b).GetNoDataValue() for b in bands]
+    dataset = open_raster(raster, "RASTER")
+    bands = RasterBands.of(dataset, band_names, "RASTER")
     width, height = dataset.RasterXSize, dataset.RasterYSize
-    outside = ~inside(rows, cols, width, height)
+    outside = ~((rows >= 0) & (rows < height) & (cols >= 0) & (cols < width))
     if outside.any():
         raise UserInputError(
             f"{int(outside.sum())} of {len(rows)} sample points lie outside the raster "
             f"({width} x {height} pixels): use the stack the samples were extracted from.", "RASTER")
     n = len(rows)
-    values = np.empty((n, k, k, len(bands)), dtype=np.float32)
+    values = np.empty((n, k, k, len(bands.numbers)), dtype=np.float32)
     valid = np.empty((n, k, k), dtype=bool)
     order = np.argsort(rows, kind="stable")
     sorted_rows = rows[order]
     offsets = np.arange(-h, h + 1)
-    # the block walker's full-width strips with a halo of k // 2: the same edge rule and nodata
-    # rule as classification (core.blocks); strips without a sample are not read
+    # the block walker's full-width strips with a halo of k // 2: the same edge rule and validity
+    # rule as classification (core.io); strips without a sample are not read
     for strip in iter_blocks(width, height, width, max(1, int(strip_rows)), h):
         start, stop = np.searchsorted(sorted_rows, [strip.y_off, strip.y_off + strip.height])
         if start == stop:
             continue
         idx = order[start:stop]
-        strip_values = read_block(dataset, strip, bands)
-        strip_valid = valid_pixels(strip_values, nodata)
+        strip_values, strip_valid = read_valid_block(dataset, strip, bands)
         # padded coordinates: raster row r -> strip row r - y_off + h; col c -> c + h
         rr = (rows[idx] - strip.y_off + h)[:, None] + offsets[None, :]       # (m, k)
         cc = (cols[idx] + h)[:, None] + offsets[None, :]                     # (m, k)
         cut = strip_values[:, rr[:, :, None], cc[:, None, :]]                # (bands, m, k, k)
         values[idx] = np.moveaxis(cut, 0, -1)
         valid[idx] = strip_valid[rr[:, :, None], cc[:, None, :]]
-    return PatchSet(values, valid, rows, cols, names)
+    return PatchSet(values, valid, rows, cols, list(bands.names))
+
+
+def cut_patches_at(raster: str | Path, xy: np.ndarray, patch_size: int,
+                   band_names: Sequence[str] | None = None) -> PatchSet:
+    """:func:`cut_patches` centred on the pixels that hold map points (``Grid.pixel_of``).
+
+    ``xy``: float ``(n, 2)`` X, Y in the raster's CRS, such as the samples CSV's pixel centres.
+    """
+    rows, cols, _ = Grid.from_dataset(open_raster(raster, "RASTER")).pixel_of(xy[:, 0], xy[:, 1])
+    return cut_patches(raster, rows, cols, patch_size, band_names)
 
 
 def dihedral(patches: np.ndarray, index: int) -> np.ndarray:
@@ -209,13 +167,3 @@ def all_dihedral(patches: np.ndarray) -> np.ndarray:
     """The 8 flips/rotations of each patch: ``(n, k, k, b)`` -> ``(8 n, k, k, b)``, symmetry-major."""
     return np.concatenate([dihedral(patches, i) for i in range(8)], axis=0)
 
-
-def random_dihedral(patches: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Each patch ``(n, k, k, b)`` under one of the 8 symmetries drawn at random (seeded ``rng``)."""
-    choice = rng.integers(0, 8, size=len(patches))
-    out = np.empty_like(patches)
-    for i in range(8):
-        sel = choice == i
-        if sel.any():
-            out[sel] = dihedral(patches[sel], i)
-    return out

@@ -10,7 +10,6 @@ comes into memory whole; colours and names come from the legend the map carries
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Sequence
 
@@ -28,16 +27,13 @@ def write_quicklook_png(map_path: str, png_path: str, title: str | None = None,
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
-    from osgeo import gdal
 
-    from .accuracy import map_legend
+    from .io.outputs import read_map_legend
+    from .io.rasters import open_raster, read_decimated
 
-    dataset = gdal.Open(map_path)
-    width, height = dataset.RasterXSize, dataset.RasterYSize
-    scale = max(1.0, math.sqrt(width * height / max_pixels))
-    out_w, out_h = max(1, int(width / scale)), max(1, int(height / scale))
-    codes_img = dataset.GetRasterBand(1).ReadAsArray(buf_xsize=out_w, buf_ysize=out_h)
-    legend = map_legend(map_path) or {}
+    codes_img = read_decimated(open_raster(map_path), max_pixels)
+    out_h, out_w = codes_img.shape
+    legend = read_map_legend(map_path) or {}
     codes = list(legend.get("codes") or sorted(int(c) for c in np.unique(codes_img) if c))
     names = list(legend.get("names") or [f"class {c}" for c in codes])
     colors = list(legend.get("colors") or [plt.cm.tab20(i % 20) for i in range(len(codes))])

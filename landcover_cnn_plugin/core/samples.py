@@ -2,24 +2,32 @@
 
 The samples CSV (docs/DESIGN.md) holds one row per labelled pixel:
 ``X,Y,<band 1>,...,<band n>,<label>[,<class name>],polygon_id,Latitude,Longitude``.
-This module owns its column names, the reader (:func:`read_samples`, pandas imported inside)
-and its checks; :class:`SampleTable` is what training reads.
+This module owns its column names (:func:`samples_header`), the writer
+(:class:`SamplesCsvWriter`, streaming, no Python per row), the reader (:func:`read_samples`,
+pandas imported inside) and its checks; :class:`SampleTable` is what training reads.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 
 from .errors import UserInputError
 from .progress import NullReporter, Reporter
 
+#: Pixel centre in the raster's CRS.
+X_COLUMN, Y_COLUMN = "X", "Y"
+#: The polygon (source feature id) a sample comes from: the default group of the splits.
+GROUP_COLUMN = "polygon_id"
+#: Pixel centre in WGS84 degrees.
+LATITUDE_COLUMN, LONGITUDE_COLUMN = "Latitude", "Longitude"
 #: Columns of the samples CSV that are never features (besides label, names and group columns).
-NON_FEATURE_COLUMNS = ("X", "Y", "Latitude", "Longitude", "polygon_id", "row", "col", "fid")
+NON_FEATURE_COLUMNS = (X_COLUMN, Y_COLUMN, LATITUDE_COLUMN, LONGITUDE_COLUMN, GROUP_COLUMN,
+                       "row", "col", "fid")
 #: Class-name columns looked for when none is named (in this order).
 NAME_COLUMNS = ("fclass", "name", "class_name")
 
@@ -68,7 +76,7 @@ class SampleTable:
 
 
 def read_samples(samples: Any, label: str = "code", features: Sequence[str] | None = None,
-                 group: str | None = "polygon_id", names_field: str | None = None,
+                 group: str | None = GROUP_COLUMN, names_field: str | None = None,
                  reporter: Reporter | None = None, min_classes: int = 2,
                  min_per_class: int = 2) -> SampleTable:
     """Read and validate a samples CSV (or a pandas DataFrame).
@@ -174,8 +182,8 @@ def read_samples(samples: Any, label: str = "code", features: Sequence[str] | No
         for code in present.tolist():
             class_names[int(code)] = str(names[np.argmax(codes == code)])
     xy = None
-    if "X" in columns and "Y" in columns:
-        xy = frame.loc[keep, ["X", "Y"]].to_numpy(dtype=np.float64)
+    if X_COLUMN in columns and Y_COLUMN in columns:
+        xy = frame.loc[keep, [X_COLUMN, Y_COLUMN]].to_numpy(dtype=np.float64)
     groups = frame.loc[keep, group].to_numpy() if group else None
     return SampleTable(values[keep].astype(np.float32), feature_names, codes, groups, class_names, xy,
                        n_dropped, label, group)
@@ -188,3 +196,96 @@ def _numeric(series: Any) -> bool:
         return True
     converted = pd.to_numeric(series, errors="coerce")
     return bool(converted.notna().sum() >= series.notna().sum() and series.notna().any())
+
+
+# --- Writing ------------------------------------------------------------------------------------
+
+def _format_values(values: np.ndarray) -> list[str]:
+    """Text of each value: integers exact, float32 as NumPy's shortest float32 text, float64 as repr."""
+    if values.dtype.kind in "iub":
+        return list(map(str, values.astype(np.int64).tolist()))
+    if values.dtype == np.float32:
+        return values.astype(str).tolist()
+    return list(map(repr, values.astype(np.float64).tolist()))
+
+
+def text_column(values: np.ndarray) -> list[str]:
+    """A numeric column as CSV text, formatted once per distinct value where values repeat.
+
+    Band values, codes, ids and pixel-centre coordinates repeat a lot, so formatting the
+    distinct values and indexing (C speed) is several times faster than formatting each.
+    """
+    values = np.asarray(values)
+    if len(values) > 64:
+        distinct, inverse = np.unique(values, return_inverse=True)
+        if len(distinct) * 4 <= len(values):
+            return np.array(_format_values(distinct), dtype=object)[inverse].tolist()
+    return _format_values(values)
+
+
+def quote_csv(texts: Sequence[str]) -> list[str]:
+    """CSV-quote text that holds a comma, quote or line break."""
+    return [f'"{t.replace(chr(34), chr(34) * 2)}"' if any(c in t for c in ',"\n\r') else t
+            for t in texts]
+
+
+def text_names(names: np.ndarray) -> list[str]:
+    """A text column (class names) CSV-quoted, each distinct name quoted once."""
+    names = np.asarray(names, dtype=str)
+    if not len(names):
+        return []
+    distinct, inverse = np.unique(names, return_inverse=True)
+    return np.array(quote_csv(distinct.tolist()), dtype=object)[inverse].tolist()
+
+
+def text_repeated(text: str, n: int) -> list[str]:
+    return [quote_csv([text])[0]] * n
+
+
+def write_rows(stream: TextIO, columns: Sequence[Sequence[str]]) -> None:
+    """Write columns of text as CSV lines (zip/map/join iterate in C: no Python code per row)."""
+    stream.write("\n".join(map(",".join, zip(*columns, strict=True))))
+    stream.write("\n")
+
+
+def samples_header(band_names: Sequence[str], label_name: str, name_column: str | None = None) -> list[str]:
+    """Column names of a samples CSV, in order (``name_column`` None: no class-name column)."""
+    return [X_COLUMN, Y_COLUMN, *band_names, label_name, *([name_column] if name_column else []),
+            GROUP_COLUMN, LATITUDE_COLUMN, LONGITUDE_COLUMN]
+
+
+class SamplesCsvWriter:
+    """Streams sample rows to a CSV in the design's column order.
+
+    Parameters
+    ----------
+    stream : text file
+        Opened with ``newline=""``.
+    to_lonlat : callable
+        ``(x, y) -> (longitude, latitude)`` from the raster's CRS to WGS84 degrees
+        (``core.io.grid.lonlat_transform``).
+    band_names, label_name, name_column
+        Column names (:func:`samples_header`); ``name_column`` None leaves the class-name column out.
+    """
+
+    def __init__(self, stream: TextIO,
+                 to_lonlat: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+                 band_names: Sequence[str], label_name: str, name_column: str | None = None) -> None:
+        self.stream, self.to_lonlat, self.name_column = stream, to_lonlat, name_column
+        self.rows_written = 0
+        stream.write(",".join(quote_csv(samples_header(band_names, label_name, name_column))) + "\n")
+
+    def write(self, x: np.ndarray, y: np.ndarray, values: np.ndarray, labels: np.ndarray,
+              polygon_ids: np.ndarray, names: np.ndarray | None = None) -> None:
+        """Append rows. ``values``: (bands, n); the others (n,); X, Y in the raster's CRS."""
+        if not len(x):
+            return
+        longitude, latitude = self.to_lonlat(x, y)
+        columns = [text_column(x), text_column(y)] + [text_column(band) for band in values]
+        columns.append(text_column(labels))
+        if self.name_column:
+            columns.append(text_names(names) if names is not None else [""] * len(x))
+        columns += [text_column(polygon_ids), _format_values(np.round(latitude, 8)),
+                    _format_values(np.round(longitude, 8))]
+        write_rows(self.stream, columns)
+        self.rows_written += len(x)

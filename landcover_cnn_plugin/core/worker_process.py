@@ -26,7 +26,8 @@ from typing import Any
 
 from .atomic import remove_partial_files
 
-PYTHON_ENV_VAR = "LANDCOVER_CNN_PYTHON"
+#: Environment variable naming the worker's interpreter (outside QGIS; the provider setting wins).
+PYTHON_ENVIRONMENT_VARIABLE = "LANDCOVER_CNN_PYTHON"
 PACKAGE_NAME = "landcover_cnn_plugin"
 # Seconds between SIGTERM and SIGKILL when a canceled worker lingers.
 TERMINATE_GRACE_S = 3.0
@@ -72,9 +73,9 @@ def resolve_python(setting_value: str | None = None) -> tuple[str, str]:
     """
     if setting_value and setting_value.strip():
         return setting_value.strip(), "the provider setting 'Python interpreter with TensorFlow'"
-    env_value = os.environ.get(PYTHON_ENV_VAR, "").strip()
+    env_value = os.environ.get(PYTHON_ENVIRONMENT_VARIABLE, "").strip()
     if env_value:
-        return env_value, f"the environment variable {PYTHON_ENV_VAR}"
+        return env_value, f"the environment variable {PYTHON_ENVIRONMENT_VARIABLE}"
     venv_python = find_project_venv_python()
     if venv_python:
         return venv_python, "the project's .venv"
@@ -83,7 +84,7 @@ def resolve_python(setting_value: str | None = None) -> tuple[str, str]:
 
 HOW_TO_CHOOSE = (
     "Set 'Python interpreter with TensorFlow' under Processing > Options > Providers > "
-    f"Land cover CNN, or the environment variable {PYTHON_ENV_VAR}, to a Python that has "
+    f"Land cover CNN, or the environment variable {PYTHON_ENVIRONMENT_VARIABLE}, to a Python that has "
     "tensorflow-cpu, keras, scikit-learn, imbalanced-learn, pandas and matplotlib installed "
     "(make setup builds one in .venv)."
 )
@@ -124,6 +125,9 @@ class WorkerProcess:
         parent = str(plugin_parent_dir())
         env["PYTHONPATH"] = parent + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env["PYTHONUNBUFFERED"] = "1"
+        # Python >= 3.11: no current folder in front of sys.path, so the worker runs the plugin
+        # beside QGIS (PYTHONPATH), not a landcover_cnn_plugin folder that happens to be there.
+        env["PYTHONSAFEPATH"] = "1"
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env.setdefault("KERAS_BACKEND", "tensorflow")
         # QGIS sets these for its own Python; a venv interpreter must not inherit them.

@@ -1,22 +1,28 @@
-"""Base class of every landcover-cnn algorithm: instance creation, groups, help, worker runs."""
+"""Base class of every landcover-cnn algorithm: identity and help, parameter checks, output paths,
+feedback, and running core code or a worker job."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qgis.core import (
     QgsProcessingAlgorithm,
+    QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingFeedback,
     QgsProcessingOutputNumber,
+    QgsProcessingParameterFileDestination,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from ..core.errors import UserInputError
+from ..core.atomic import check_output_folder
+from ..core.errors import JobCanceled, UserInputError
 from ..core.worker_process import WorkerCanceled, WorkerError, WorkerProcess, resolve_python
 from ..resources import resource_path
+from .checks import number_range_problem
+from .provider_settings import python_setting
 
 GROUPS = {
     "datapreparation": "Data preparation",
@@ -26,8 +32,23 @@ GROUPS = {
 }
 
 
+class FeedbackReporter:
+    """core ``Reporter`` on a Processing feedback (progress in percent, log lines)."""
+
+    def __init__(self, feedback: QgsProcessingFeedback) -> None:
+        self.feedback = feedback
+
+    def progress(self, percent: float) -> None:
+        self.feedback.setProgress(percent)
+
+    def log(self, message: str) -> None:
+        self.feedback.pushInfo(message)
+
+
 class LandcoverAlgorithm(QgsProcessingAlgorithm):
-    """Subclasses set ``NAME``, ``DISPLAY_NAME``, ``GROUP_ID`` and ``HELP``."""
+    """Subclasses set ``NAME``, ``DISPLAY_NAME``, ``GROUP_ID`` and ``HELP``, declare their
+    parameters in ``initAlgorithm``, check them in :meth:`check_parameters` and work in
+    :meth:`process`."""
 
     NAME = ""
     DISPLAY_NAME = ""
@@ -62,36 +83,94 @@ class LandcoverAlgorithm(QgsProcessingAlgorithm):
     def icon(self) -> QIcon:
         return QIcon(str(resource_path("icon.svg")))
 
+    def tr(self, text: str) -> str:
+        return QCoreApplication.translate("LandcoverCnn", text)
+
+    # --- checks -------------------------------------------------------------------------------
     def checkParameterValues(self, parameters, context):  # noqa: N802
         """Numbers outside their range get a message with the range (QGIS's own names only the
-        parameter); then QGIS's checks. Subclasses call this through ``super()`` first."""
-        from .validation import number_range_problem
-
-        problem = number_range_problem(self, parameters, context)
+        parameter); then QGIS's checks; then the algorithm's :meth:`check_parameters`."""
+        problem = number_range_problem(self, parameters)
         if problem:
             return False, problem
-        return super().checkParameterValues(parameters, context)
+        ok, message = super().checkParameterValues(parameters, context)
+        if not ok:
+            return ok, message
+        try:
+            problem = self.check_parameters(parameters, context)
+        except UserInputError as exc:
+            problem = str(exc)
+        return (False, problem) if problem else (True, "")
+
+    def check_parameters(self, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
+        """The algorithm's own checks: the first problem (a message naming the parameter), or None.
+
+        Shared checks are in ``checks.py``; a :class:`UserInputError` raised here is shown alike.
+        """
+        return None
+
+    # --- outputs ------------------------------------------------------------------------------
+    def add_number_outputs(self, outputs: Mapping[str, str]) -> None:
+        """Declare numeric outputs: name -> label."""
+        for name, label in outputs.items():
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
 
     def add_accuracy_outputs(self) -> None:
-        for name, (label, _) in self.ACCURACY_OUTPUTS.items():
-            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+        self.add_number_outputs({name: label for name, (label, _) in self.ACCURACY_OUTPUTS.items()})
 
     def accuracy_outputs(self, result: dict[str, Any]) -> dict[str, Any]:
         """The accuracy figures of a worker result, keyed by output name."""
         return {name: result.get(key) for name, (_, key) in self.ACCURACY_OUTPUTS.items()}
 
-    def tr(self, text: str) -> str:
-        return QCoreApplication.translate("LandcoverCnn", text)
+    def output_paths(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                     names: Sequence[str]) -> dict[str, str]:
+        """The paths of file, raster or vector destinations, '' for optional ones not asked for;
+        each folder is checked (``UserInputError`` naming the parameter)."""
+        paths = {}
+        for name in names:
+            if isinstance(self.parameterDefinition(name), QgsProcessingParameterFileDestination):
+                paths[name] = self.parameterAsFileOutput(parameters, name, context)
+            else:
+                paths[name] = self.parameterAsOutputLayer(parameters, name, context)
+            if paths[name]:
+                check_output_folder(paths[name], name)
+        return paths
+
+    @staticmethod
+    def option_arguments(options: Mapping[str, str]) -> list[str]:
+        """Command-line options of a worker job for the values given: ``{"--report": path}`` ->
+        ``["--report", path]``; empty values are left out."""
+        return [part for option, value in options.items() if value for part in (option, value)]
+
+    # --- running ------------------------------------------------------------------------------
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        """Run :meth:`process`. Core's input errors become Processing errors (a message, no
+        traceback); a cancel, of core code or of the worker, ends with a message and no output."""
+        try:
+            return self.process(parameters, context, feedback)
+        except UserInputError as exc:  # Processing shows the message without a traceback
+            raise QgsProcessingException(str(exc)) from None
+        except JobCanceled:
+            feedback.reportError(self.tr("Canceled: no output was written."))
+        except WorkerCanceled:
+            feedback.reportError(self.tr("Canceled: the worker was stopped and no output was written."))
+        return {}
+
+    def process(self, parameters: dict[str, Any], context: QgsProcessingContext,
+                feedback: QgsProcessingFeedback) -> dict[str, Any]:
+        """The algorithm's work (QGIS's ``processAlgorithm``): read the parameters, call core or
+        :meth:`run_worker`, return the outputs. Core code raises ``UserInputError`` for bad input
+        and ``JobCanceled`` when ``feedback.isCanceled()``; partial files are core's to remove."""
+        raise NotImplementedError
 
     def run_worker(self, job: str, args: Sequence[str], feedback: QgsProcessingFeedback,
                    outputs: Sequence[str] = ()) -> dict[str, Any]:
         """Run a worker job in a child process, streaming progress and log to ``feedback``.
 
-        A canceled job leaves no partial output and returns an empty result; a failed
-        one becomes a :class:`QgsProcessingException` carrying the worker's message.
+        A failed job becomes a :class:`QgsProcessingException` carrying the worker's message;
+        a canceled one (``WorkerCanceled``, handled by :meth:`processAlgorithm`) leaves no
+        partial file of ``outputs``.
         """
-        from .provider import python_setting
-
         python, source = resolve_python(python_setting())
         feedback.pushDebugInfo(f"Worker interpreter: {python} (from {source})")
         worker = WorkerProcess(job, list(args), python, outputs=list(outputs), python_source=source)
@@ -104,14 +183,6 @@ class LandcoverAlgorithm(QgsProcessingAlgorithm):
 
         try:
             return worker.run(feedback.setProgress, on_log, feedback.isCanceled)
-        except WorkerCanceled:
-            feedback.reportError(self.tr("Canceled: the worker was stopped and no output was written."))
-            return {}
         except WorkerError as exc:
             text = f"{exc.parameter}: {exc.message}" if exc.parameter else exc.message
             raise QgsProcessingException(text) from None
-
-
-def processing_error(exc: UserInputError) -> QgsProcessingException:
-    """Turn a core input error into the exception Processing shows without a traceback."""
-    return QgsProcessingException(str(exc))

@@ -35,7 +35,7 @@ class CheckEnvironmentAlgorithm(LandcoverAlgorithm):
             self.addOutput(QgsProcessingOutputString(name, self.tr(description)))
         self.addOutput(QgsProcessingOutputBoolean("GPU_AVAILABLE", self.tr("GPU available")))
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         result = self.run_worker("check", [], feedback)
         outputs = {name: result.get(name.lower(), "") for name in self.OUTPUTS}
         outputs["GPU_AVAILABLE"] = bool(result.get("gpu_available", False))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from qgis.core import (
-    QgsCoordinateTransform,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
@@ -14,27 +13,15 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingUtils,
     QgsRasterLayer,
-    QgsVectorFileWriter,
 )
 
-from ..core.atomic import check_output_folder
-from ..core.classify import match_bands
 from ..core.errors import UserInputError
+from ..core.io.rasters import match_bands
 from ..core.model_file import read_model_metadata
 from ..core.styles import qml_path_for
-from .base import LandcoverAlgorithm, processing_error
-
-
-def raster_band_names(layer: QgsRasterLayer) -> list[str]:
-    """Band descriptions of a raster layer's file (as GDAL reads them), in band order."""
-    from osgeo import gdal
-
-    dataset = gdal.Open(layer.source())
-    if dataset is None:
-        return [layer.bandName(i) for i in range(1, layer.bandCount() + 1)]
-    return [dataset.GetRasterBand(i).GetDescription() for i in range(1, dataset.RasterCount + 1)]
+from .base import LandcoverAlgorithm
+from .qgis_io import export_mask, raster_band_names
 
 
 class ApplyClassStyle(QgsProcessingLayerPostProcessorInterface):
@@ -88,6 +75,7 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
     OUTPUT = "OUTPUT"
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
+    FILE_OUTPUTS = (OUTPUT, OUTPUT_CONFIDENCE, OUTPUT_PROBABILITIES)
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Input raster (band stack)")))
@@ -108,81 +96,37 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
             self.OUTPUT_PROBABILITIES, self.tr("Class probabilities"), optional=True,
             createByDefault=False))
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
-        ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
+    def check_parameters(self, parameters, context):
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        model_path = self.parameterAsFile(parameters, self.MODEL, context)
-        try:
-            metadata = read_model_metadata(model_path)
-            if layer is not None:
-                match_bands(raster_band_names(layer), metadata["feature_names"], self.INPUT)
-        except UserInputError as exc:
-            return False, str(exc)
-        return True, ""
+        metadata = read_model_metadata(self.parameterAsFile(parameters, self.MODEL, context))
+        if layer is not None:
+            match_bands(raster_band_names(layer), metadata["feature_names"], self.INPUT)
+        return
 
-    @staticmethod
-    def mask_file(mask_layer, raster_layer, context, feedback) -> str:
-        """A file GDAL can read for the mask: the raster's own file, or polygons exported to a
-        temporary GeoPackage in the raster's CRS (any provider, selection ignored)."""
-        if isinstance(mask_layer, QgsRasterLayer):
-            return mask_layer.source()
-        path = os.path.join(QgsProcessingUtils.tempFolder(), f"mask_{os.getpid()}_{id(mask_layer)}.gpkg")
-        options = QgsVectorFileWriter.SaveVectorOptions()
-        options.driverName = "GPKG"
-        options.ct = QgsCoordinateTransform(mask_layer.crs(), raster_layer.crs(),
-                                            context.transformContext())
-        error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(
-            mask_layer, path, context.transformContext(), options)
-        if error != QgsVectorFileWriter.NoError:
-            raise QgsProcessingException(f"MASK: cannot export the mask polygons ({message}).")
-        feedback.pushDebugInfo(f"Mask polygons exported to {path}")
-        return path
-
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
         if layer is None:
             raise QgsProcessingException(self.invalidRasterError(parameters, self.INPUT))
         model_path = self.parameterAsFile(parameters, self.MODEL, context)
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        confidence = self.parameterAsOutputLayer(parameters, self.OUTPUT_CONFIDENCE, context)
-        probabilities = self.parameterAsOutputLayer(parameters, self.OUTPUT_PROBABILITIES, context)
+        metadata = read_model_metadata(model_path)
+        match_bands(raster_band_names(layer), metadata["feature_names"], self.INPUT)
+        paths = self.output_paths(parameters, context, self.FILE_OUTPUTS)
+        for name, path in paths.items():
+            if path and not path.lower().endswith((".tif", ".tiff")):
+                raise UserInputError(f"{path} must be a GeoTIFF (.tif).", name)
+        output = paths[self.OUTPUT]
         mask_layer = self.parameterAsLayer(parameters, self.MASK, context)
-        memory_mb = self.parameterAsInt(parameters, self.MEMORY_MB, context)
-        try:
-            metadata = read_model_metadata(model_path)
-            match_bands(raster_band_names(layer), metadata["feature_names"], self.INPUT)
-            for path, name in ((output, self.OUTPUT), (confidence, self.OUTPUT_CONFIDENCE),
-                               (probabilities, self.OUTPUT_PROBABILITIES)):
-                if path:
-                    check_output_folder(path, name)
-                    if not path.lower().endswith((".tif", ".tiff")):
-                        raise UserInputError(f"{path} must be a GeoTIFF (.tif).", name)
-        except UserInputError as exc:
-            raise processing_error(exc) from None
         args = ["--raster", layer.source(), "--model", model_path, "--output", output,
-                "--memory-mb", str(memory_mb)]
-        if confidence:
-            args += ["--confidence", confidence]
-        if probabilities:
-            args += ["--probabilities", probabilities]
+                "--memory-mb", str(self.parameterAsInt(parameters, self.MEMORY_MB, context))]
+        args += self.option_arguments({"--confidence": paths[self.OUTPUT_CONFIDENCE],
+                                       "--probabilities": paths[self.OUTPUT_PROBABILITIES]})
         if mask_layer is not None:
-            args += ["--mask", self.mask_file(mask_layer, layer, context, feedback)]
-        finals = [p for p in (output, confidence, probabilities, qml_path_for(output)) if p]
-        result = self.run_worker("classify", args, feedback, outputs=finals)
-        if not result:  # canceled
-            return {}
+            args += ["--mask", export_mask(mask_layer, layer, context, feedback)]
+        result = self.run_worker("classify", args, feedback, outputs=[*paths.values(), qml_path_for(output)])
         feedback.pushInfo(f"Pixels per class (code: pixels): {result.get('class_pixels')}")
         if context.willLoadLayerOnCompletion(output):
             details = context.layerToLoadOnCompletionDetails(output)
             processor = ApplyClassStyle(result.get("style") or qml_path_for(output))
             ApplyClassStyle.instances.append(processor)
             details.setPostProcessor(processor)
-        outputs = {self.OUTPUT: output}
-        if confidence:
-            outputs[self.OUTPUT_CONFIDENCE] = confidence
-        if probabilities:
-            outputs[self.OUTPUT_PROBABILITIES] = probabilities
-        return outputs
-
+        return {name: path for name, path in paths.items() if path}

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from qgis.core import QgsProcessingParameterFileDestination, QgsProcessingParameterString
 
-from ..core.atomic import check_output_folder
 from ..core.errors import UserInputError
-from .base import LandcoverAlgorithm, processing_error
+from .base import LandcoverAlgorithm
 from .training_parameters import TRAINING_HELP, TrainingParameters
 
 
@@ -28,6 +27,7 @@ class CompareFeatureSetsAlgorithm(TrainingParameters, LandcoverAlgorithm):
     SET_NAMES = "SET_NAMES"
     OUTPUT_TABLE = "OUTPUT_TABLE"
     OUTPUT_REPORT = "OUTPUT_REPORT"
+    FILE_OUTPUTS = (OUTPUT_TABLE, OUTPUT_REPORT)
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_training_parameters(with_features=False)
@@ -53,44 +53,25 @@ class CompareFeatureSetsAlgorithm(TrainingParameters, LandcoverAlgorithm):
                                  "per set or none.", self.SET_NAMES)
         return sets, names
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
-        ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
-        try:
-            sets, _ = self.feature_sets(parameters, context)
-        except UserInputError as exc:
-            return False, str(exc)
+    def check_parameters(self, parameters, context):
+        sets, _ = self.feature_sets(parameters, context)
         path = self.parameterAsFile(parameters, self.INPUT, context)
         if path.lower().endswith(".csv"):
             header = self.csv_header(path)
             missing = sorted({f for s in sets for f in s if f not in header})
             if missing:
-                return False, (f"{self.FEATURE_SETS}: the samples file has no columns {missing}; its "
-                               f"columns are {header}.")
-        return self.check_training_values(parameters, context)
+                return (f"{self.FEATURE_SETS}: the samples file has no columns {missing}; its "
+                        f"columns are {header}.")
+        ok, message = self.check_training_values(parameters, context)
+        return None if ok else message
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        table = self.parameterAsFileOutput(parameters, self.OUTPUT_TABLE, context)
-        report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
-        try:
-            sets, names = self.feature_sets(parameters, context)
-            for path, name in ((table, self.OUTPUT_TABLE), (report, self.OUTPUT_REPORT)):
-                if path:
-                    check_output_folder(path, name)
-            samples = self.samples_csv(parameters, context, feedback)
-            args = self.training_arguments(parameters, context, samples)
-        except UserInputError as exc:
-            raise processing_error(exc) from None
-        args += ["--feature-sets", ";".join(",".join(s) for s in sets), "--output-table", table]
-        if names:
-            args += ["--set-names", ";".join(names)]
-        if report:
-            args += ["--report", report]
-        result = self.run_worker("compare", args, feedback, outputs=[table, report])
-        if not result:
-            return {}
-        outputs = {self.OUTPUT_TABLE: table}
-        if report:
-            outputs[self.OUTPUT_REPORT] = report
-        return outputs
+    def process(self, parameters, context, feedback):
+        sets, names = self.feature_sets(parameters, context)
+        paths = self.output_paths(parameters, context, self.FILE_OUTPUTS)
+        args = self.training_arguments(parameters, context, self.samples_csv(parameters, context, feedback))
+        args += self.option_arguments({"--feature-sets": ";".join(",".join(s) for s in sets),
+                                       "--output-table": paths[self.OUTPUT_TABLE],
+                                       "--set-names": ";".join(names),
+                                       "--report": paths[self.OUTPUT_REPORT]})
+        self.run_worker("compare", args, feedback, outputs=list(paths.values()))
+        return {name: path for name, path in paths.items() if path}

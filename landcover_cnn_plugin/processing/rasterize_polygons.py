@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
 )
 
 from ..core.atomic import atomic_output
+from ..core.io.rasterize import PolygonRasterizer, rasterize_codes
+from ..core.io.rasters import raster_grid
 from ..core.progress import ScaledReporter
-from ..core.sampling import Grid, PolygonRasterizer, rasterize_codes
-from .base import LandcoverAlgorithm
-from .data_preparation import (
-    FeedbackReporter,
-    add_polygon_parameters,
-    check_polygons_and_grid,
-    raster_input,
-    read_label_polygons,
-    run_core,
-)
+from .base import FeedbackReporter, LandcoverAlgorithm
+from .checks import check_polygons_and_grid
+from .parameters import add_polygon_parameters
+from .qgis_io import raster_input, read_label_polygons
 
 
 class RasterizePolygonsAlgorithm(LandcoverAlgorithm):
@@ -53,38 +48,27 @@ class RasterizePolygonsAlgorithm(LandcoverAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(
             self.ALL_TOUCHED, self.tr("All touched pixels (instead of pixel centres)"), defaultValue=False))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class code raster")))
-        self.addOutput(QgsProcessingOutputNumber("LABELLED_PIXELS", self.tr("Labelled pixels")))
-        self.addOutput(QgsProcessingOutputNumber("POLYGONS_OUTSIDE", self.tr("Polygons outside the grid")))
+        self.add_number_outputs({"LABELLED_PIXELS": "Labelled pixels",
+                                 "POLYGONS_OUTSIDE": "Polygons outside the grid"})
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
-        ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
-        problem = check_polygons_and_grid(self, parameters, context, self.INPUT, self.FIELD, None,
-                                          self.REFERENCE, self.OUTPUT)
-        return (False, problem) if problem else (True, "")
+    def check_parameters(self, parameters, context):
+        return check_polygons_and_grid(self, parameters, context, self.INPUT, self.FIELD, None,
+                                       self.REFERENCE, self.OUTPUT)
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, self.INPUT, context)
         reference = raster_input(self, parameters, self.REFERENCE, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         field = self.parameterAsString(parameters, self.FIELD, context)
+        grid = raster_grid(reference.source(), self.REFERENCE)
+        polygons = read_label_polygons(source, field, None, reference.crs(), context, feedback)
         all_touched = self.parameterAsBoolean(parameters, self.ALL_TOUCHED, context)
-
-        def work():
-            grid = Grid.from_path(reference.source(), self.REFERENCE)
-            polygons = read_label_polygons(source, field, None, reference.crs(), context, feedback)
-            rasterizer = PolygonRasterizer(polygons, grid, all_touched=all_touched)
-            rasterizer.require_overlap(self.INPUT)
-            with atomic_output(output) as tmp:
-                reporter = ScaledReporter(FeedbackReporter(feedback), 10, 100)
-                per_code = rasterize_codes(rasterizer, tmp, reporter, feedback.isCanceled)
-            return per_code, rasterizer.polygons_outside
-
-        result = run_core(work, feedback)
-        if result is None:
-            return {}
-        per_code, outside = result
+        rasterizer = PolygonRasterizer(polygons, grid, all_touched=all_touched)
+        rasterizer.require_overlap(self.INPUT)
+        with atomic_output(output) as tmp:
+            reporter = ScaledReporter(FeedbackReporter(feedback), 10, 100)
+            per_code = rasterize_codes(rasterizer, tmp, reporter, feedback.isCanceled)
+        outside = rasterizer.polygons_outside
         counts = ", ".join(f"{code}: {n}" for code, n in sorted(per_code.items()))
         feedback.pushInfo(f"Labelled pixels per code: {counts}")
         if outside:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingOutputNumber,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterFileDestination,
@@ -14,15 +13,9 @@ from qgis.core import (
 from ..core.atomic import atomic_output
 from ..core.errors import UserInputError
 from ..core.sampling import sample_points_to_csv
-from .base import LandcoverAlgorithm
-from .data_preparation import (
-    FeedbackReporter,
-    check_polygons_and_grid,
-    integer_field_problem,
-    point_layer_for_ogr,
-    raster_input,
-    run_core,
-)
+from .base import FeedbackReporter, LandcoverAlgorithm
+from .checks import check_polygons_and_grid, integer_field_problem
+from .qgis_io import point_layer_for_ogr, raster_input
 
 
 class SamplePointsAlgorithm(LandcoverAlgorithm):
@@ -51,6 +44,8 @@ class SamplePointsAlgorithm(LandcoverAlgorithm):
     GROUP = "GROUP"
     CLASS_NAME_FIELD = "CLASS_NAME_FIELD"
     OUTPUT = "OUTPUT"
+    NUMBER_OUTPUTS = {"SAMPLES": "Samples written", "OUTSIDE": "Points outside the raster",
+                      "NODATA": "Points on nodata", "UNLABELLED": "Points without label"}
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFeatureSource(
@@ -67,9 +62,7 @@ class SamplePointsAlgorithm(LandcoverAlgorithm):
             optional=True))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, self.tr("Samples CSV"), self.tr("CSV files (*.csv)")))
-        for name, description in (("SAMPLES", "Samples written"), ("OUTSIDE", "Points outside the raster"),
-                                  ("NODATA", "Points on nodata"), ("UNLABELLED", "Points without label")):
-            self.addOutput(QgsProcessingOutputNumber(name, self.tr(description)))
+        self.add_number_outputs(self.NUMBER_OUTPUTS)
 
     def _group_field(self, parameters, context) -> str | None:
         group = self.parameterAsString(parameters, self.GROUP, context)
@@ -78,40 +71,30 @@ class SamplePointsAlgorithm(LandcoverAlgorithm):
         source = self.parameterAsSource(parameters, self.POINTS, context)
         return "polygon_id" if source.fields().lookupField("polygon_id") >= 0 else None
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
-        ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
+    def check_parameters(self, parameters, context):
         problem = check_polygons_and_grid(self, parameters, context, self.POINTS, self.LABEL,
                                           self.CLASS_NAME_FIELD, self.RASTER, self.OUTPUT, kind="point")
         if not problem and self.parameterAsString(parameters, self.GROUP, context):
             source = self.parameterAsSource(parameters, self.POINTS, context)
             problem = integer_field_problem(source, self.parameterAsString(parameters, self.GROUP, context),
                                             self.GROUP, self.POINTS)
-        return (False, problem) if problem else (True, "")
+        return problem
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         raster = raster_input(self, parameters, self.RASTER, context)
         output = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         label = self.parameterAsString(parameters, self.LABEL, context)
         name_field = self.parameterAsString(parameters, self.CLASS_NAME_FIELD, context) or None
         group = self._group_field(parameters, context)
         path, layer = point_layer_for_ogr(self, parameters, self.POINTS, raster.crs(), context, feedback)
-
-        def work():
-            with atomic_output(output) as tmp:
-                counts = sample_points_to_csv(path, layer, raster.source(), tmp, label, group, name_field,
-                                              FeedbackReporter(feedback), feedback.isCanceled)
-                if counts.written == 0:  # a header-only CSV would only fail later, in training
-                    raise UserInputError(
-                        f"no sample: {counts.outside} points lie outside the raster, {counts.nodata} on "
-                        f"nodata and {counts.unlabelled} have no label; choose points over the raster's "
-                        "data with a class code.", self.POINTS)
-                return counts
-
-        counts = run_core(work, feedback)
-        if counts is None:
-            return {}
+        with atomic_output(output) as tmp:
+            counts = sample_points_to_csv(path, layer, raster.source(), tmp, label, group, name_field,
+                                          FeedbackReporter(feedback), feedback.isCanceled)
+            if counts.written == 0:  # a header-only CSV would only fail later, in training
+                raise UserInputError(
+                    f"no sample: {counts.outside} points lie outside the raster, {counts.nodata} on "
+                    f"nodata and {counts.unlabelled} have no label; choose points over the raster's "
+                    "data with a class code.", self.POINTS)
         feedback.pushInfo(f"{counts.written} samples written; skipped: {counts.outside} outside the raster, "
                           f"{counts.nodata} on nodata, {counts.unlabelled} without label or group.")
         return {self.OUTPUT: output, "SAMPLES": counts.written, "OUTSIDE": counts.outside,

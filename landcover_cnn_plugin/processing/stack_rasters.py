@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterCrs,
     QgsProcessingParameterEnum,
@@ -17,17 +16,11 @@ from qgis.core import (
 )
 
 from ..core.atomic import atomic_output
-from ..core.sampling import Grid
-from ..core.stacking import RESAMPLING_METHODS, StackSource, grid_from_pixel_size, stack_rasters
-from .base import LandcoverAlgorithm
-from .data_preparation import (
-    FeedbackReporter,
-    crs_problem,
-    output_folder_problem,
-    raster_input,
-    raster_inputs,
-    run_core,
-)
+from ..core.io.rasters import raster_grid
+from ..core.io.stacking import RESAMPLING_METHODS, StackSource, grid_from_pixel_size, stack_rasters
+from .base import FeedbackReporter, LandcoverAlgorithm
+from .checks import crs_problem, output_folder_problem
+from .qgis_io import raster_input, raster_inputs
 
 
 class StackRastersAlgorithm(LandcoverAlgorithm):
@@ -81,26 +74,23 @@ class StackRastersAlgorithm(LandcoverAlgorithm):
             self.BAND_NAMES, self.tr("Band names (comma-separated)"), optional=True))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Stack")))
         self.addOutput(QgsProcessingOutputString("BAND_NAME_LIST", self.tr("Band names")))
-        self.addOutput(QgsProcessingOutputNumber("BAND_COUNT", self.tr("Number of bands")))
+        self.add_number_outputs({"BAND_COUNT": "Number of bands"})
 
     def _band_names(self, parameters, context) -> list[str]:
         text = self.parameterAsString(parameters, self.BAND_NAMES, context) or ""
         return [name.strip() for name in text.split(",")] if text.strip() else []
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
-        ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
+    def check_parameters(self, parameters, context):
         layers = raster_inputs(self, parameters, self.INPUT, context)
         if not layers:
-            return False, f"{self.INPUT}: choose at least one raster to stack."
+            return f"{self.INPUT}: choose at least one raster to stack."
         for number, layer in enumerate(layers, start=1):
             if layer is None:
-                return False, (f"{self.INPUT}: raster {number} cannot be opened; "
-                               "choose raster files or layers.")
+                return (f"{self.INPUT}: raster {number} cannot be opened; "
+                        "choose raster files or layers.")
             problem = crs_problem(layer.crs(), f"the raster {layer.source()}", self.INPUT)
             if problem:
-                return False, problem
+                return problem
         reference = raster_input(self, parameters, self.REFERENCE, context)
         has_size = parameters.get(self.PIXEL_SIZE) not in (None, "")
         pixel_size = self.parameterAsDouble(parameters, self.PIXEL_SIZE, context)
@@ -108,58 +98,50 @@ class StackRastersAlgorithm(LandcoverAlgorithm):
         if reference is not None:
             problem = crs_problem(reference.crs(), "the reference raster", self.REFERENCE)
             if problem:
-                return False, problem
+                return problem
             if crs.isValid() and crs != reference.crs():
-                return False, (f"{self.CRS}: {crs.authid() or 'the CRS given'} differs from the reference "
-                               f"raster's {reference.crs().authid()}; the reference raster sets the grid, "
-                               "so leave CRS empty or choose no reference raster.")
+                return (f"{self.CRS}: {crs.authid() or 'the CRS given'} differs from the reference "
+                        f"raster's {reference.crs().authid()}; the reference raster sets the grid, "
+                        "so leave CRS empty or choose no reference raster.")
         elif not has_size:
-            return False, (f"{self.PIXEL_SIZE}: give a reference raster ({self.REFERENCE}) or a pixel size "
-                           "in map units (e.g. 20 for 20 m Sentinel-2 pixels).")
+            return (f"{self.PIXEL_SIZE}: give a reference raster ({self.REFERENCE}) or a pixel size "
+                    "in map units (e.g. 20 for 20 m Sentinel-2 pixels).")
         if has_size and reference is None and pixel_size <= 0:
-            return False, (f"{self.PIXEL_SIZE}: the pixel size is {pixel_size:g}; it must be a positive "
-                           "number of map units (e.g. 20 for 20 m).")
+            return (f"{self.PIXEL_SIZE}: the pixel size is {pixel_size:g}; it must be a positive "
+                    "number of map units (e.g. 20 for 20 m).")
         names = self._band_names(parameters, context)
         if names:
             total = sum(layer.bandCount() for layer in layers)
             if len(names) != total:
-                return False, (f"{self.BAND_NAMES}: {len(names)} names given for {total} bands; give one "
-                               "name per band, comma-separated, or leave it empty.")
+                return (f"{self.BAND_NAMES}: {len(names)} names given for {total} bands; give one "
+                        "name per band, comma-separated, or leave it empty.")
             if "" in names or len(set(names)) != len(names):
-                return False, (f"{self.BAND_NAMES}: band names must be non-empty and unique "
-                               f"({', '.join(names)}).")
-        problem = output_folder_problem(self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
-                                        self.OUTPUT)
-        return (False, problem) if problem else (True, "")
+                return (f"{self.BAND_NAMES}: band names must be non-empty and unique "
+                        f"({', '.join(names)}).")
+        return output_folder_problem(self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
+                                     self.OUTPUT)
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         layers = raster_inputs(self, parameters, self.INPUT, context)
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         reference = raster_input(self, parameters, self.REFERENCE, context)
         method = RESAMPLING_METHODS[self.parameterAsEnum(parameters, self.RESAMPLING, context)]
-
-        def work():
-            sources = [StackSource.open(layer.source(), self.INPUT) for layer in layers]
-            if reference is not None:
-                grid = Grid.from_path(reference.source(), self.REFERENCE)
-            else:
-                crs = self.parameterAsCrs(parameters, self.CRS, context)
-                crs = crs if crs.isValid() else layers[0].crs()
-                extent = None
-                if parameters.get(self.EXTENT) not in (None, ""):
-                    rect = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
-                    extent = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
-                pixel_size = self.parameterAsDouble(parameters, self.PIXEL_SIZE, context)
-                grid = grid_from_pixel_size(sources, pixel_size, crs.toWkt(), extent)
-            feedback.pushInfo(f"Grid: {grid.width} x {grid.height} pixels of {grid.pixel_width:g} map units.")
-            with atomic_output(output) as tmp:
-                names = self._band_names(parameters, context) or None
-                return stack_rasters(sources, grid, tmp, method, names, FeedbackReporter(feedback),
-                                     feedback.isCanceled)
-
-        info = run_core(work, feedback)
-        if info is None:
-            return {}
+        sources = [StackSource.open(layer.source(), self.INPUT) for layer in layers]
+        if reference is not None:
+            grid = raster_grid(reference.source(), self.REFERENCE)
+        else:
+            crs = self.parameterAsCrs(parameters, self.CRS, context)
+            crs = crs if crs.isValid() else layers[0].crs()
+            extent = None
+            if parameters.get(self.EXTENT) not in (None, ""):
+                rect = self.parameterAsExtent(parameters, self.EXTENT, context, crs)
+                extent = (rect.xMinimum(), rect.yMinimum(), rect.xMaximum(), rect.yMaximum())
+            pixel_size = self.parameterAsDouble(parameters, self.PIXEL_SIZE, context)
+            grid = grid_from_pixel_size(sources, pixel_size, crs.toWkt(), extent)
+        feedback.pushInfo(f"Grid: {grid.width} x {grid.height} pixels of {grid.pixel_width:g} map units.")
+        with atomic_output(output) as tmp:
+            info = stack_rasters(sources, grid, tmp, method, self._band_names(parameters, context) or None,
+                                 FeedbackReporter(feedback), feedback.isCanceled)
         feedback.pushInfo(f"Bands: {', '.join(info['band_names'])} ({info['data_type']}, "
                           f"nodata {info['nodata']}).")
         return {self.OUTPUT: output, "BAND_NAME_LIST": ",".join(info["band_names"]),

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from qgis.core import (
-    QgsProcessingParameterFileDestination,
-)
+from qgis.core import QgsProcessingParameterFileDestination
 
-from ..core.atomic import check_output_folder
 from ..core.errors import UserInputError
-from .base import LandcoverAlgorithm, processing_error
+from .base import LandcoverAlgorithm
 from .training_parameters import TRAINING_HELP, TrainingParameters
 
 
@@ -28,6 +25,7 @@ class TrainModelAlgorithm(TrainingParameters, LandcoverAlgorithm):
     OUTPUT_MODEL = "OUTPUT_MODEL"
     OUTPUT_REPORT = "OUTPUT_REPORT"
     OUTPUT_METRICS = "OUTPUT_METRICS"
+    FILE_OUTPUTS = (OUTPUT_MODEL, OUTPUT_REPORT, OUTPUT_METRICS)
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_training_parameters()
@@ -40,43 +38,21 @@ class TrainModelAlgorithm(TrainingParameters, LandcoverAlgorithm):
             createByDefault=False))
         self.add_accuracy_outputs()
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
-        ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
-        return self.check_training_values(parameters, context)
+    def check_parameters(self, parameters, context):
+        ok, message = self.check_training_values(parameters, context)
+        return None if ok else message
 
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+    def process(self, parameters, context, feedback):
         model = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
-        report = self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context)
-        metrics = self.parameterAsFileOutput(parameters, self.OUTPUT_METRICS, context)
-        try:
-            if not model.lower().endswith(".lcnn"):
-                raise UserInputError(f"{model} must end in .lcnn.", self.OUTPUT_MODEL)
-            for path, name in ((model, self.OUTPUT_MODEL), (report, self.OUTPUT_REPORT),
-                               (metrics, self.OUTPUT_METRICS)):
-                if path:
-                    check_output_folder(path, name)
-            samples = self.samples_csv(parameters, context, feedback)
-            args = self.training_arguments(parameters, context, samples)
-        except UserInputError as exc:
-            raise processing_error(exc) from None
+        if not model.lower().endswith(".lcnn"):
+            raise UserInputError(f"{model} must end in .lcnn.", self.OUTPUT_MODEL)
+        paths = self.output_paths(parameters, context, self.FILE_OUTPUTS)
+        args = self.training_arguments(parameters, context, self.samples_csv(parameters, context, feedback))
         features = self.split_list(self.parameterAsString(parameters, self.FEATURES, context))
-        if features:
-            args += ["--features", ",".join(features)]
-        args += ["--model", model]
-        if report:
-            args += ["--report", report]
-        if metrics:
-            args += ["--metrics", metrics]
-        result = self.run_worker("train", args, feedback, outputs=[model, report, metrics])
-        if not result:
-            return {}
-        outputs = {self.OUTPUT_MODEL: model, **self.accuracy_outputs(result)}
-        if report:
-            outputs[self.OUTPUT_REPORT] = report
-        if metrics:
-            outputs[self.OUTPUT_METRICS] = metrics
+        args += self.option_arguments({"--features": ",".join(features), "--model": model,
+                                       "--report": paths[self.OUTPUT_REPORT],
+                                       "--metrics": paths[self.OUTPUT_METRICS]})
+        result = self.run_worker("train", args, feedback, outputs=list(paths.values()))
         feedback.pushInfo(f"Test accuracy: overall {result.get('overall_accuracy')}, kappa "
                           f"{result.get('kappa')}, macro F1 {result.get('macro_f1')}")
-        return outputs
+        return {**{name: path for name, path in paths.items() if path}, **self.accuracy_outputs(result)}

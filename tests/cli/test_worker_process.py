@@ -106,9 +106,10 @@ def test_interpreter_without_tensorflow_gives_clear_message():
 
 
 def test_worker_command_line_help_lists_jobs():
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "build" / "plugins"))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2] / "build" / "plugins"),
+               PYTHONSAFEPATH="1")
     proc = subprocess.run([sys.executable, "-m", "landcover_cnn_plugin.worker", "--help"],
                           capture_output=True, text=True, env=env)
     assert proc.returncode == 0
-    for job in ("check", "selftest"):
+    for job in ("check", "selftest", "train", "evaluate", "compare", "classify", "assess"):
         assert job in proc.stdout

@@ -7,6 +7,7 @@ import os
 import pytest
 
 from landcover_cnn_plugin.core.atomic import (
+    atomic_files,
     atomic_output,
     check_output_folder,
     partial_files,
@@ -35,6 +36,52 @@ def test_failure_keeps_previous_file_and_removes_partial(tmp_path):
         raise RuntimeError("disk full")
     assert final.read_bytes() == b"previous"
     assert partial_files(final) == []
+
+
+def _write_shapefile(path: str, points: list[tuple[float, float]]) -> None:
+    """A point Shapefile written by OGR: .shp, .shx, .dbf and .prj beside each other."""
+    from osgeo import ogr, osr
+
+    ogr.UseExceptions()
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32633)
+    dataset = ogr.GetDriverByName("ESRI Shapefile").CreateDataSource(path)
+    layer = dataset.CreateLayer("points", srs, ogr.wkbPoint)
+    layer.CreateField(ogr.FieldDefn("code", ogr.OFTInteger))
+    for code, (x, y) in enumerate(points, start=1):
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetField("code", code)
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(f"POINT ({x} {y})"))
+        layer.CreateFeature(feature)
+    dataset = None
+
+
+def _read_codes(path) -> list[int]:
+    from osgeo import ogr
+
+    dataset = ogr.Open(str(path))
+    return [feature.GetField("code") for feature in dataset.GetLayer()]
+
+
+def test_atomic_files_moves_every_side_car(tmp_path):
+    final = tmp_path / "points.shp"
+    with atomic_files(final) as tmp:
+        _write_shapefile(tmp, [(389000.0, 5800000.0), (389020.0, 5800000.0)])
+        assert not final.exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "points.dbf", "points.prj", "points.shp", "points.shx"]
+    assert _read_codes(final) == [1, 2]
+
+
+def test_atomic_files_failure_keeps_previous_layer(tmp_path):
+    final = tmp_path / "points.shp"
+    _write_shapefile(str(final), [(389000.0, 5800000.0)])
+    with pytest.raises(RuntimeError), atomic_files(final) as tmp:
+        _write_shapefile(tmp, [(389000.0, 5800000.0), (389020.0, 5800000.0)])
+        raise RuntimeError("canceled")
+    assert partial_files(final) == []
+    assert len(list(tmp_path.iterdir())) == 4
+    assert _read_codes(final) == [1]
 
 
 def test_partial_names_differ_between_writers(tmp_path):

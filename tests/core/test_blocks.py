@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from landcover_cnn_plugin.core.blocks import block_size_for_budget, iter_blocks, read_block
+from landcover_cnn_plugin.core.io.blocks import block_size_for_budget, iter_blocks, read_block
 from lcnn_testing import reference_stack
 
 
@@ -62,3 +62,20 @@ def test_block_size_follows_budget_and_alignment(stack):
     assert small[0] * small[1] * 200 <= 16 * 2**20
     assert large[0] * large[1] * 200 <= 16 * 2**20
     assert large[0] * large[1] >= 16 * 2**20 / 200 / 2
+
+
+def test_block_sampler_reads_values_at_pixels_through_the_walker(stack):
+    """Pixels in any order, grouped by the walker's blocks (a small budget: many blocks)."""
+    from landcover_cnn_plugin.core.io.blocks import BlockSampler
+
+    ds, full = stack
+    sampler = BlockSampler(ds, memory_mb=0.05)
+    assert len(sampler.blocks) > 1 and sampler.bands.dtype == np.uint16
+    rng = np.random.default_rng(5)
+    rows = np.concatenate([[0, ds.RasterYSize - 1], rng.integers(0, ds.RasterYSize, 3000)])
+    cols = np.concatenate([[ds.RasterXSize - 1, 0], rng.integers(0, ds.RasterXSize, 3000)])
+    values = sampler.sample(rows, cols)
+    assert values.dtype == np.uint16
+    np.testing.assert_array_equal(values, full[:, rows, cols])
+    near_rows, near_cols = np.array([0, 3, 2]), np.array([767, 763, 765])  # one polygon's pixels
+    np.testing.assert_array_equal(sampler.sample_window(near_rows, near_cols), full[:, near_rows, near_cols])

@@ -10,8 +10,9 @@ import pytest
 from osgeo import gdal
 
 from landcover_cnn_plugin.core.atomic import partial_files
-from landcover_cnn_plugin.core.classify import CONFIDENCE_NODATA, classify_raster, match_bands
+from landcover_cnn_plugin.core.classify import CONFIDENCE_NODATA, classify_raster
 from landcover_cnn_plugin.core.errors import JobCanceled, UserInputError
+from landcover_cnn_plugin.core.io.rasters import match_bands
 from landcover_cnn_plugin.core.model_file import load_model_file
 from lcnn_testing import STUDY_BANDS, reference_stack, small_model_file
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from osgeo import gdal
 
 from lcnn_testing import reference_samples_frame, reference_stack
 
@@ -15,13 +14,10 @@ K = 5
 @pytest.fixture(scope="module")
 def patches_and_targets() -> tuple[np.ndarray, np.ndarray]:
     """Every 97th labelled pixel: its 5 x 5 x 9 patch and one-hot class (codes in sorted order)."""
-    from landcover_cnn_plugin.core.patches import cut_patches, pixels_from_xy
+    from landcover_cnn_plugin.core.patches import cut_patches_at
 
     frame = reference_samples_frame().iloc[::97].reset_index(drop=True)
-    stack = str(reference_stack())
-    rows, cols = pixels_from_xy(gdal.Open(stack).GetGeoTransform(), frame["X"].to_numpy(float),
-                                frame["Y"].to_numpy(float))
-    patches = cut_patches(stack, rows, cols, K).values
+    patches = cut_patches_at(reference_stack(), frame[["X", "Y"]].to_numpy(float), K).values
     codes = np.sort(frame["code"].unique())
     assert len(codes) == N_CLASSES
     targets = np.eye(N_CLASSES, dtype=np.float32)[np.searchsorted(codes, frame["code"].to_numpy())]

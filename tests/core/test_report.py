@@ -10,11 +10,11 @@ import pytest
 
 from landcover_cnn_plugin.core.model_file import read_model_metadata
 from landcover_cnn_plugin.core.report import (
-    RANDOM_SPLIT_WARNING,
     write_accuracy_report,
     write_comparison_report,
     write_training_report,
 )
+from landcover_cnn_plugin.core.splits import RANDOM_SPLIT_WARNING
 from lcnn_testing import small_model_file
 
 

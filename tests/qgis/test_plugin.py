@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from qgis.core import QgsApplication, QgsProcessingModelAlgorithm
+from qgis.core import QgsApplication, QgsProcessingModelAlgorithm, QgsSettings
 
 
 def test_plugin_load_and_unload(qgis_iface, qgis_processing):
@@ -47,3 +47,25 @@ def test_plugin_load_imports_no_heavy_library(qgis_iface, qgis_processing):
             assert heavy not in sys.modules, f"{heavy} was imported into the QGIS process"
     finally:
         plugin.unload()
+
+
+def test_interpreter_setting_keeps_the_value_stored_under_the_old_key(qgis_iface, qgis_processing):
+    """Version 0.1 stored 'Python interpreter with TensorFlow' as LANDCOVERCNN_PYTHON; the provider
+    moves it to LANDCOVER_CNN_PYTHON (the environment variable's spelling) when it loads."""
+    import landcover_cnn_plugin
+    from landcover_cnn_plugin.processing.provider_settings import PYTHON_SETTING_KEY, python_setting
+
+    old = "Processing/Configuration/LANDCOVERCNN_PYTHON"
+    new = f"Processing/Configuration/{PYTHON_SETTING_KEY}"
+    settings = QgsSettings()
+    settings.remove(new)
+    settings.setValue(old, "/opt/landcover/bin/python3")
+    plugin = landcover_cnn_plugin.classFactory(qgis_iface)
+    plugin.initProcessing()
+    try:
+        assert python_setting() == "/opt/landcover/bin/python3"
+        assert settings.value(new) == "/opt/landcover/bin/python3"
+        assert not settings.contains(old)
+    finally:
+        plugin.unload()
+        settings.remove(new)

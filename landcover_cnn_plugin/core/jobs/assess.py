@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
-    from ..accuracy import assess_pairs, map_legend, read_pairs_csv
+    from ..accuracy import assess_pairs, read_pairs_csv
     from ..atomic import check_output_folder
+    from ..io.outputs import read_map_legend
 
     for path, parameter in ((args.matrix, "OUTPUT_MATRIX"), (args.report, "OUTPUT_REPORT"),
                             (args.estimates, "OUTPUT_ESTIMATES")):
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
         info["Area estimate"] = args.no_estimate_reason
     if args.points_outside:
         info["Reference points outside the map (left out)"] = args.points_outside
-    metrics = assess_pairs(read_pairs_csv(args.pairs), map_legend(args.map), args.matrix or None,
+    metrics = assess_pairs(read_pairs_csv(args.pairs), read_map_legend(args.map), args.matrix or None,
                            args.report or None, info)
     reporter.log(f"Overall accuracy {metrics['overall_accuracy']:.3f}, kappa {metrics['kappa']:.3f}, "
                  f"macro F1 {metrics['macro_f1']:.3f} on {metrics['n_samples']} reference pixels")

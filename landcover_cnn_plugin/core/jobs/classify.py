@@ -27,13 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
-    from osgeo import gdal
-
     from ..classify import classify_raster
+    from ..io.rasters import set_cache_mb
     from ..model_file import load_model_file
     from ..progress import ScaledReporter
 
-    gdal.SetCacheMax(GDAL_CACHE_MB * 1024 * 1024)
+    set_cache_mb(GDAL_CACHE_MB)
     reporter.log(f"Loading the model {args.model}")
     reporter.progress(1)
     model = load_model_file(args.model)

@@ -27,8 +27,9 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     import pandas as pd
 
     from ..errors import UserInputError
+    from ..io.rasters import match_bands
     from ..metrics import compute_metrics, format_metrics
-    from ..model_file import feature_positions, load_model_file
+    from ..model_file import load_model_file
     from ..samples import read_samples
     from .train import write_json
 
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
         columns = [str(c) for c in pd.read_csv(args.samples, nrows=0).columns]
     except (OSError, ValueError) as exc:
         raise UserInputError(f"cannot read {args.samples} as a CSV file: {exc}", "SAMPLES") from exc
-    feature_positions(model.feature_names, columns, "SAMPLES", "the samples")
+    match_bands(columns, model.feature_names, "SAMPLES", "the samples")
     table = read_samples(args.samples, label, model.feature_names, group=None, names_field=None,
                          reporter=reporter, min_classes=1, min_per_class=1)
     known = np.isin(table.codes, model.legend.codes)
@@ -51,13 +52,9 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     if not known.any():
         raise UserInputError(f"no sample belongs to a class of the model ({model.legend.codes}).", "SAMPLES")
     reporter.progress(40)
-    if model.patch_size > 1:
-        from ..patch_cnn import predict_proba_at
-
-        xy = table.xy[known] if table.xy is not None else None
-        predicted = model.legend.codes_from_ids(predict_proba_at(model, args.raster, xy).argmax(axis=1))
-    else:
-        predicted = model.predict_codes(table.features[known])
+    xy = table.xy[known] if table.xy is not None else None
+    probabilities = model.predict_at(table.features[known], xy, args.raster)
+    predicted = model.legend.codes_from_ids(probabilities.argmax(axis=1))
     metrics = compute_metrics(table.codes[known], predicted, model.legend)
     reporter.log(format_metrics(metrics))
     if args.metrics:

@@ -1,4 +1,4 @@
-"""Stack and resample rasters onto one grid with GDAL warp and VRTs (GDAL + NumPy only).
+"""Stack and resample rasters onto one grid with GDAL warp and VRTs.
 
 Each input band is warped (as a virtual warped VRT, nothing resampled by hand) onto the
 target grid, the warped bands are stacked with a separate-band VRT and the stack is
@@ -14,21 +14,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import JobCanceled, UserInputError
-from .progress import NullReporter, Reporter
-from .sampling import Grid
+from osgeo import gdal
+
+from ..errors import JobCanceled, UserInputError
+from ..progress import NullReporter, Reporter
+from .grid import Grid, same_crs
+from .outputs import describe_bands
+from .rasters import open_raster
 
 #: Resampling choices, in the order of the algorithm's enum.
 RESAMPLING_METHODS = ["automatic", "nearest", "bilinear", "cubic", "average"]
 #: Nodata of float stacks (integer stacks use 0 when unsigned, the type's minimum when signed).
 FLOAT_NODATA = -9999.0
-
-
-def _gdal():
-    from osgeo import gdal
-
-    gdal.UseExceptions()
-    return gdal
 
 
 @dataclass
@@ -47,12 +44,7 @@ class StackSource:
 
     @classmethod
     def open(cls, path: str, parameter: str = "INPUT") -> StackSource:
-        gdal = _gdal()
-        try:
-            dataset = gdal.Open(str(path))
-        except RuntimeError as exc:
-            raise UserInputError(f"GDAL cannot open {path}: {exc}. Choose a raster file.",
-                                 parameter) from None
+        dataset = open_raster(path, parameter)
         bands = [dataset.GetRasterBand(i + 1) for i in range(dataset.RasterCount)]
         return cls(str(path), dataset.RasterCount, [b.GetDescription() for b in bands],
                    [b.DataType for b in bands], [b.GetNoDataValue() for b in bands],
@@ -61,26 +53,15 @@ class StackSource:
 
     def bounds_in(self, crs_wkt: str) -> tuple[float, float, float, float]:
         """``(xmin, ymin, xmax, ymax)`` of the raster in another CRS (edges densified by GDAL)."""
-        gdal = _gdal()
         warped = gdal.Warp("", self.path, format="VRT", dstSRS=crs_wkt)
         gt = warped.GetGeoTransform()
         return (gt[0], gt[3] + gt[5] * warped.RasterYSize, gt[0] + gt[1] * warped.RasterXSize, gt[3])
 
     def pixel_size_in(self, crs_wkt: str) -> float:
         """The raster's pixel size expressed in ``crs_wkt`` units (GDAL's suggested warp)."""
-        gdal = _gdal()
-        if _same_crs(self.crs_wkt, crs_wkt):
+        if same_crs(self.crs_wkt, crs_wkt):
             return abs(self.geotransform[1])
         return abs(gdal.Warp("", self.path, format="VRT", dstSRS=crs_wkt).GetGeoTransform()[1])
-
-
-def _same_crs(a: str, b: str) -> bool:
-    from osgeo import osr
-
-    first, second = osr.SpatialReference(), osr.SpatialReference()
-    first.ImportFromWkt(a)
-    second.ImportFromWkt(b)
-    return bool(first.IsSame(second))
 
 
 def band_name_from_file(path: str) -> str:
@@ -117,7 +98,6 @@ def output_type(data_types: Sequence[int]) -> int:
     Integer inputs of one type keep it; mixed unsigned types up to 16 bits give UInt16;
     other integer mixes give Int32.
     """
-    gdal = _gdal()
     unsigned = {gdal.GDT_Byte, gdal.GDT_UInt16, gdal.GDT_UInt32}
     signed = {gdal.GDT_Int16, gdal.GDT_Int32}
     kinds = set(data_types)
@@ -132,7 +112,6 @@ def output_type(data_types: Sequence[int]) -> int:
 
 def nodata_for(data_type: int) -> float:
     """The stack's one nodata value for a GDAL type."""
-    gdal = _gdal()
     if data_type in (gdal.GDT_Byte, gdal.GDT_UInt16, gdal.GDT_UInt32):
         return 0
     if data_type == gdal.GDT_Int16:
@@ -202,7 +181,6 @@ def stack_rasters(sources: Sequence[StackSource], grid: Grid, output_path: str, 
     dict
         ``band_names``, ``data_type`` (GDAL name), ``nodata``, ``width``, ``height``.
     """
-    gdal = _gdal()
     reporter = reporter or NullReporter()
     names = list(band_names) if band_names else default_band_names(sources)
     data_type = output_type([t for source in sources for t in source.data_types])
@@ -241,8 +219,7 @@ def stack_rasters(sources: Sequence[StackSource], grid: Grid, output_path: str, 
             if is_canceled():
                 raise JobCanceled("canceled") from None
             raise
-        for index, name in enumerate(names, start=1):
-            out.GetRasterBand(index).SetDescription(name)
+        describe_bands(out, names)
         out.FlushCache()
         out = None
     finally:

@@ -1,7 +1,8 @@
 """The one block walker: read, process and write a raster block by block.
 
-Every raster pass of the plugin (classification, patch sampling) goes through this
-module so that memory stays flat with raster size (EnMAP-Box style block processing):
+Every raster pass of the plugin (classification, patch cutting, sampling at points, class
+codes, accuracy pairs) goes through this module so that memory stays flat with raster size
+(EnMAP-Box style block processing):
 
 * :func:`block_size_for_budget` chooses the block size from a memory budget and aligns
   it to the raster's internal blocks (strips or tiles) so that GDAL never decodes an
@@ -13,18 +14,21 @@ module so that memory stays flat with raster size (EnMAP-Box style block process
 * Where the grown window leaves the image, the missing rows and columns are filled by
   replicating the edge pixel (NumPy ``"edge"`` mode). A halo block therefore equals the
   corresponding slice of ``np.pad(full_image, halo, mode="edge")``; training patches are
-  cut with the same rule (:func:`pad_edges`).
-
-Pure NumPy/GDAL: no qgis import.
+  cut from the same padded blocks (``core.patches``).
+* :func:`read_valid_block` reads a block as float32 with the one validity rule of
+  :mod:`.rasters`; sampling at points groups the points by these blocks (:class:`BlockSampler`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..errors import raise_if_canceled
+from .rasters import RasterBands, read_window
 
 #: Tile size of the GeoTIFFs the plugin writes (pixels); blocks are aligned to it too.
 OUTPUT_TILE = 256
@@ -61,11 +65,6 @@ class Block:
     read_width: int
     read_height: int
     pad: tuple[tuple[int, int], tuple[int, int]]
-
-    @property
-    def write_window(self) -> tuple[int, int, int, int]:
-        """``(x_off, y_off, width, height)`` of the output block."""
-        return self.x_off, self.y_off, self.width, self.height
 
     @property
     def read_window(self) -> tuple[int, int, int, int]:
@@ -187,31 +186,8 @@ def block_size_for_budget(width: int, height: int, bytes_per_pixel: float, memor
     return min(width, cols), min(height, row_align)
 
 
-def pad_edges(array: np.ndarray, halo: int) -> np.ndarray:
-    """Pad the last two axes by ``halo`` pixels, replicating the edge pixel (NumPy "edge").
-
-    The rule used at image edges both when cutting training patches and when predicting.
-    """
-    if halo <= 0:
-        return array
-    return np.pad(array, [(0, 0)] * (array.ndim - 2) + [(halo, halo), (halo, halo)], mode="edge")
-
-
-def valid_pixels(values: np.ndarray, nodata: Sequence[float | None]) -> np.ndarray:
-    """Pixels valid in every band: finite and not the band's nodata value.
-
-    values: (bands, rows, cols) float32 -> (rows, cols) bool. The one rule for classification
-    and for cutting training patches (nodata compared in float32, as the values are).
-    """
-    valid = np.isfinite(values).all(axis=0)
-    for index, value in enumerate(nodata):
-        if value is not None:
-            valid &= values[index] != np.float32(value)
-    return valid
-
-
 def read_block(dataset, block: Block, bands: Sequence[int] | None = None,
-               dtype: type | np.dtype = np.float32) -> np.ndarray:
+               dtype: type | np.dtype | None = None) -> np.ndarray:
     """Read a block's read window from a GDAL dataset and pad it by edge replication.
 
     Parameters
@@ -220,20 +196,84 @@ def read_block(dataset, block: Block, bands: Sequence[int] | None = None,
     block : Block
     bands : sequence of int, optional
         1-based band numbers in the wanted order (default: all bands).
-    dtype : numpy dtype
-        Type of the returned array.
+    dtype : numpy dtype, optional
+        Type of the returned array (default: one that holds every band exactly,
+        :func:`.rasters.read_window`).
 
     Returns
     -------
     ndarray, shape (n_bands, height + 2 halo, width + 2 halo)
     """
-    band_list = list(bands) if bands is not None else list(range(1, dataset.RasterCount + 1))
-    data = dataset.ReadAsArray(block.read_x, block.read_y, block.read_width, block.read_height,
-                               band_list=band_list)
-    if data is None:
-        raise OSError(f"GDAL could not read the window {block.read_window} of "
-                      f"{dataset.GetDescription()}")
-    data = np.asarray(data)
-    if data.ndim == 2:
-        data = data[np.newaxis]
-    return block.pad_array(data.astype(dtype, copy=False))
+    data = read_window(dataset, block.read_window, bands)
+    return block.pad_array(data if dtype is None else data.astype(dtype, copy=False))
+
+
+def read_valid_block(dataset, block: Block, bands: RasterBands) -> tuple[np.ndarray, np.ndarray]:
+    """A block's values as float32 and its validity (:func:`.rasters.valid_pixels`), both edge-padded.
+
+    What classification and patch cutting read: validity is decided on the exact values, before
+    the conversion to float32 (which would merge large integers or float64 values).
+
+    Returns
+    -------
+    values : ndarray, shape (n_bands, height + 2 halo, width + 2 halo), float32
+    valid : ndarray, shape (height + 2 halo, width + 2 halo), bool
+    """
+    values = read_block(dataset, block, bands.numbers)
+    return values.astype(np.float32, copy=False), bands.valid(values)
+
+
+class BlockSampler:
+    """Reads raster values at pixels, one read per walker block that holds some of them.
+
+    Parameters
+    ----------
+    dataset : osgeo.gdal.Dataset
+        Every band is read.
+    memory_mb : float
+        Budget of one block, MiB (:func:`block_size_for_budget`).
+
+    Attributes
+    ----------
+    bands : RasterBands
+        The bands read: names, nodata values, the common type of the values returned.
+    """
+
+    def __init__(self, dataset, memory_mb: float = 64.0) -> None:
+        self.dataset = dataset
+        self.bands = RasterBands.of(dataset)
+        width, height = dataset.RasterXSize, dataset.RasterYSize
+        self.block_width, self.block_height = block_size_for_budget(
+            width, height, len(self.bands.numbers) * self.bands.dtype.itemsize, memory_mb,
+            internal_block=tuple(dataset.GetRasterBand(1).GetBlockSize()))
+        self.blocks = list(iter_blocks(width, height, self.block_width, self.block_height))
+        self.blocks_per_row = math.ceil(width / self.block_width)
+
+    def sample(self, rows: np.ndarray, cols: np.ndarray,
+               is_canceled: Callable[[], bool] | None = None) -> np.ndarray:
+        """Values at pixels ``(rows, cols)`` (on the raster): shape (bands, n), in the order given.
+
+        The pixels are grouped by block with index arrays; each block is read once (all bands).
+        """
+        values = np.empty((len(self.bands.numbers), len(rows)), dtype=self.bands.dtype)
+        if not len(rows):
+            return values
+        block_ids = (rows // self.block_height) * self.blocks_per_row + cols // self.block_width
+        order = np.argsort(block_ids, kind="stable")
+        sorted_ids = block_ids[order]
+        starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+        ends = np.r_[starts[1:], len(order)]
+        for start, end in zip(starts, ends, strict=True):
+            raise_if_canceled(is_canceled)
+            block = self.blocks[int(sorted_ids[start])]  # iter_blocks walks row-major: index = id
+            selection = order[start:end]
+            data = read_block(self.dataset, block)
+            values[:, selection] = data[:, rows[selection] - block.y_off, cols[selection] - block.x_off]
+        return values
+
+    def sample_window(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Values at pixels that lie close together (one polygon): one read of their bounding window."""
+        row0, col0 = int(rows.min()), int(cols.min())
+        data = read_window(self.dataset, (col0, row0, int(cols.max()) - col0 + 1,
+                                          int(rows.max()) - row0 + 1))
+        return data[:, rows - row0, cols - col0]
