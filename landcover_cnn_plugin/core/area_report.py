@@ -24,8 +24,8 @@ from .area_estimation import (
     estimate_rows,
     write_estimates_csv,
 )
-from .report import _e, _figure_png, _key_value_table, _page, _pyplot, _write
-from .sample_design import ClassMap
+from .html_page import escape, figure_png, key_value_table, page, pyplot, write_page
+from .io.class_maps import ClassMap
 
 DESIGN_TEXT = {
     "stratified": (
@@ -104,7 +104,7 @@ def _accuracy_table(rows: Sequence[Mapping[str, Any]], estimates: AreaEstimates)
              '<table><tr><th>Code</th><th class="l">Class</th><th>User\'s accuracy</th>'
              "<th>Producer's accuracy</th><th>Sample points (map class)</th></tr>"]
     for i, row in enumerate(rows):
-        lines.append(f'<tr><td>{row["code"]}</td><td class="l">{_e(row["name"])}</td>'
+        lines.append(f'<tr><td>{row["code"]}</td><td class="l">{escape(row["name"])}</td>'
                      f'<td>{_interval(row["users_accuracy"], row["users_ci95"])}</td>'
                      f'<td>{_interval(row["producers_accuracy"], row["producers_ci95"])}</td>'
                      f"<td>{int(estimates.counts[i].sum())}</td></tr>")
@@ -123,7 +123,7 @@ def _area_table(rows: Sequence[Mapping[str, Any]], class_map: ClassMap) -> str:
              f"<th>Estimated area (ha)</th><th>Estimated area ({units})</th></tr>"]
     for row in rows:
         lines.append(
-            f'<tr><td>{row["code"]}</td><td class="l">{_e(row["name"])}</td>'
+            f'<tr><td>{row["code"]}</td><td class="l">{escape(row["name"])}</td>'
             f'<td>{row["mapped_area_ha"]:,.1f}</td>'
             f'<td>{row["estimated_area_ha"]:,.1f} ± {row["area_ci95_ha"]:,.1f}</td>'
             f'<td>{row["estimated_area_ha"] * to_units:,.0f} ± '
@@ -141,7 +141,7 @@ def area_chart(rows: Sequence[Mapping[str, Any]], colors: Mapping[int, str]) -> 
 
     from matplotlib.ticker import FuncFormatter
 
-    plt = _pyplot()
+    plt = pyplot()
     n_cols = min(4, max(1, len(rows)))
     n_rows = math.ceil(len(rows) / n_cols)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(3.0 * n_cols, 2.9 * n_rows), squeeze=False)
@@ -160,14 +160,14 @@ def area_chart(rows: Sequence[Mapping[str, Any]], colors: Mapping[int, str]) -> 
         ax.set_ylabel("area (ha)")
     fig.suptitle("Mapped area and estimated area with its 95 % interval")
     fig.tight_layout()
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def _matrix_table(estimates: AreaEstimates, names: Mapping[int, str], proportions: bool) -> str:
     codes = estimates.codes
     values = estimates.proportions if proportions else estimates.counts
     cell = (lambda v: f"{v:.4f}") if proportions else (lambda v: str(int(v)))
-    head = "".join(f"<th>{_e(names.get(c, c))}<br><span class=small>{c}</span></th>" for c in codes)
+    head = "".join(f"<th>{escape(names.get(c, c))}<br><span class=small>{c}</span></th>" for c in codes)
     extra = "<th>W<sub>i</sub></th><th>User's</th>" if proportions else ""
     body = []
     for i, code in enumerate(codes):
@@ -178,7 +178,7 @@ def _matrix_table(estimates: AreaEstimates, names: Mapping[int, str], proportion
             users = estimates.users_accuracy[i]
             more = (f"<td>{estimates.mapped_pixels[i] / estimates.total_pixels:.4f}</td>"
                     f'<td>{"n/a" if not np.isfinite(users) else f"{users:.3f}"}</td>')
-        body.append(f'<tr><th class="l">{_e(names.get(code, code))} <span class=small>{code}</span></th>'
+        body.append(f'<tr><th class="l">{escape(names.get(code, code))} <span class=small>{code}</span></th>'
                     f"{cells}<td>{cell(values[i].sum())}</td>{more}</tr>")
     totals = "".join(f"<td>{cell(v)}</td>" for v in values.sum(axis=0))
     footer = f'<tr><th class="l">Total</th>{totals}<td>{cell(values.sum())}</td></tr>'
@@ -196,7 +196,7 @@ def write_area_report(html_path: str | os.PathLike, estimates: AreaEstimates,
     """Write the report of a probability-sample assessment (self-contained HTML)."""
     names = {int(row["code"]): str(row["name"]) for row in rows}
     body = [
-        "<h2>Data</h2>", _key_value_table(info),
+        "<h2>Data</h2>", key_value_table(info),
         "<h2>Accuracy</h2>", _accuracy_table(rows, estimates),
         "<h2>Area of each class</h2>", _area_table(rows, class_map),
         area_chart(rows, colors),
@@ -214,4 +214,4 @@ def write_area_report(html_path: str | os.PathLike, estimates: AreaEstimates,
         "Kappa is not shown, as the guidance recommends; the algorithm's KAPPA and MACRO_F1 outputs "
         "come from the estimated area proportions, for comparison with older studies.</p>",
     ]
-    return _write(html_path, _page("Land cover map: accuracy and area estimates", "".join(body)))
+    return write_page(html_path, page("Land cover map: accuracy and area estimates", "".join(body)))

@@ -7,8 +7,9 @@ not read again) or a simple random sample (the strata are the map classes at the
 post-stratification, and one pass over the map counts their pixels). The result feeds
 ``core.area_estimation.estimate_areas``.
 
-Points are read in Arrow batches (no Python step per point) and the map at the points with
-one read per block touched (``core.sampling``). GDAL/OGR + NumPy only: runs in the QGIS process.
+Points are read in Arrow batches (no Python step per point, ``core.io.vectors``) and the map at
+the points with one read per block touched (``core.io.blocks.BlockSampler``), valid by the one
+validity rule. NumPy and ``core.io`` only: runs in the QGIS process.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import JobCanceled, UserInputError
+from .errors import UserInputError, raise_if_canceled
+from .io.blocks import BlockSampler
+from .io.class_maps import ClassMap
+from .io.rasters import open_raster
+from .io.vectors import iter_point_batches, masked_integers
 from .progress import Reporter
-from .sample_design import ClassMap, count_classes
-from .sampling import BlockSampler, RasterInfo, iter_point_batches
+from .sample_design import count_classes
 
 #: Sampling designs of assessaccuracy (the order of its SAMPLING_DESIGN parameter).
 DESIGNS = ("auto", "stratified", "simple_random", "none")
@@ -69,8 +73,7 @@ def read_probability_sample(points_path: str, layer: str | int | None, reference
         class under it or whose stratum sizes disagree (REFERENCE), reference codes that are not
         classes of the map (FIELD), no labelled point (FIELD).
     """
-    info, dataset = RasterInfo.open(class_map.path)
-    sampler = BlockSampler(dataset, info)
+    sampler = BlockSampler(open_raster(class_map.path, "INPUT"))
     stratified = design == "stratified"
     fields = [reference_field] + (list(STRATUM_FIELDS) if stratified else [])
     sample = ProbabilitySample()
@@ -78,15 +81,17 @@ def read_probability_sample(points_path: str, layer: str | int | None, reference
     totals: set[int] = set()
     outside = nodata = 0
     for batch in iter_point_batches(points_path, layer, fields):
-        if is_canceled is not None and is_canceled():
-            raise JobCanceled("canceled")
+        raise_if_canceled(is_canceled)
         sample.points += len(batch.x)
         rows, cols, inside = class_map.grid.pixel_of(batch.x, batch.y)
         outside += int((~inside).sum())
+        values = sampler.sample(rows[inside], cols[inside], is_canceled)
         mapped = np.zeros(len(batch.x), dtype=np.int64)
-        mapped[inside] = sampler.sample(rows[inside], cols[inside])[0]
-        nodata += int((inside & (mapped == class_map.nodata)).sum())
-        reference = np.ma.filled(np.ma.asarray(batch.columns[reference_field]).astype(np.int64), 0)
+        mapped[inside] = values[0]
+        valid = np.zeros(len(batch.x), dtype=bool)
+        valid[inside] = sampler.bands.valid(values)
+        nodata += int((inside & ~valid).sum())
+        reference = _integers(batch.columns[reference_field], 0)
         labelled = reference > 0
         sample.unlabelled += int((~labelled).sum())
         if stratified:
@@ -107,9 +112,15 @@ def read_probability_sample(points_path: str, layer: str | int | None, reference
     return sample
 
 
+def _integers(column: np.ndarray, fill: int) -> np.ndarray:
+    """An integer field of a point batch as int64, ``fill`` where it is empty (NULL)."""
+    values, present = masked_integers(column)
+    return np.where(present, values, fill)
+
+
 def _check_strata(columns, mapped: np.ndarray, inside: np.ndarray, sizes: dict[int, set[int]],
                   totals: set[int]) -> None:
-    strata = np.ma.filled(np.ma.asarray(columns["stratum"]).astype(np.int64), -1)
+    strata = _integers(columns["stratum"], -1)
     wrong = inside & (strata != mapped)
     if wrong.any():
         first = int(np.flatnonzero(wrong)[0])
@@ -118,10 +129,10 @@ def _check_strata(columns, mapped: np.ndarray, inside: np.ndarray, sizes: dict[i
             f"stratum {int(strata[first])} on class {int(mapped[first])}): the points were drawn from "
             "another map. Assess the map they were drawn from, or draw new points from this one.",
             "REFERENCE")
-    pixels = np.ma.filled(np.ma.asarray(columns["stratum_px"]).astype(np.int64), -1)
+    pixels = _integers(columns["stratum_px"], -1)
     for code, n in set(zip(strata.tolist(), pixels.tolist(), strict=True)):
         sizes.setdefault(code, set()).add(n)
-    totals.update(np.ma.filled(np.ma.asarray(columns["map_px"]).astype(np.int64), -1).tolist())
+    totals.update(_integers(columns["map_px"], -1).tolist())
 
 
 def _strata_sizes(sizes: dict[int, set[int]], totals: set[int]) -> dict[int, int]:

@@ -6,26 +6,26 @@ the user's accuracies one expects (eq. 13); the points are allocated proportiona
 or with a minimum per class and the rest proportionally (the guidance suggests 50 for rare
 classes), and drawn at random among the pixels of each stratum, one point per pixel.
 
-The map is read block by block through the one block walker (``core.blocks``): one pass
-counts the pixels of each class (the strata's sizes ``N_h``, which travel with the points so
-that the assessment needs no second pass), a second pass picks the drawn pixels. Memory stays
-flat with map size. Pixels are ranked in row-major order, so a seed gives the same points
-whatever the block size. GDAL + NumPy only (runs in the QGIS process).
+The map is read in strips through ``core.io.class_maps`` (the block walker and the validity rule
+of ``core.io``): one pass counts the pixels of each class (the strata's sizes ``N_h``, which travel
+with the points so that the assessment needs no second pass), a second pass picks the drawn
+pixels. Memory stays flat with map size. Pixels are ranked in row-major order, so a seed gives
+the same points whatever the strip height. NumPy only (runs in the QGIS process).
 """
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from .blocks import iter_blocks, read_block
-from .errors import JobCanceled, UserInputError
+from .errors import UserInputError
+from .io.class_maps import STRIP_MEMORY_MB, ClassMap, iter_class_strips
 from .progress import NullReporter, Reporter
-from .sampling import Grid, gdal_array_type, quote_csv, text_column, write_rows
+from .samples import quote_csv, text_column, write_rows
 
 #: Allocation rules of ``allocate`` (the order of the stratifiedpoints parameter).
 ALLOCATIONS = ("proportional", "equal", "minimum")
@@ -33,132 +33,34 @@ ALLOCATIONS = ("proportional", "equal", "minimum")
 MIN_POINTS_FOR_VARIANCE = 2
 #: Columns of the stratified points (X, Y give the geometry).
 POINT_COLUMNS = ("map_code", "stratum", "class_name", "reference", "stratum_px", "map_px")
-BLOCK_MEMORY_MB = 64.0
 
 
-@dataclass(frozen=True)
-class ClassMap:
-    """A single-band class map fit for a probability sample: projected CRS, nodata, integer codes.
-
-    Attributes
-    ----------
-    path : str
-    grid : Grid
-    nodata : float
-        The map's nodata value (pixels outside the mapped area).
-    pixel_area : float
-        Area of one pixel in squared map units.
-    unit_name : str
-        The CRS's linear unit (e.g. "metre").
-    metres_per_unit : float
-    """
-
-    path: str
-    grid: Grid
-    nodata: float
-    pixel_area: float
-    unit_name: str
-    metres_per_unit: float
-
-    @property
-    def hectares_per_pixel(self) -> float:
-        return self.pixel_area * self.metres_per_unit ** 2 / 10_000.0
-
-
-def open_class_map(path: str, parameter: str = "INPUT") -> ClassMap:
-    """Check that ``path`` is a class map a probability sample can be drawn from and assessed on.
-
-    Raises
-    ------
-    UserInputError
-        Not one band, not integer codes, no nodata value, no CRS or a geographic CRS (pixel
-        areas then change with latitude), rotated grid: each naming ``parameter``.
-    """
-    from osgeo import gdal, osr
-
-    gdal.UseExceptions()
-    try:
-        dataset = gdal.Open(os.fspath(path))
-    except RuntimeError as exc:
-        raise UserInputError(f"cannot open the class map {path} ({exc}); choose a raster file.",
-                             parameter) from None
-    name = os.path.basename(os.fspath(path))
-    if dataset.RasterCount != 1:
-        raise UserInputError(f"the class map must have one band of class codes; {name} has "
-                             f"{dataset.RasterCount}. Choose the map from 'Classify image'.", parameter)
-    band = dataset.GetRasterBand(1)
-    if gdal_array_type(band.DataType).kind not in "iu":
-        raise UserInputError(f"{name} holds {gdal.GetDataTypeName(band.DataType)} values, not integer "
-                             "class codes; choose a class map (codes, e.g. from 'Classify image').",
-                             parameter)
-    nodata = band.GetNoDataValue()
-    if nodata is None:
-        raise UserInputError(
-            f"{name} has no nodata value, so pixels outside the mapped area would count as a class; "
-            "set the value that marks them (0 for maps from 'Classify image') in the layer's "
-            "properties or with Raster > Conversion > Translate (-a_nodata), then run again.", parameter)
-    wkt = dataset.GetProjection()
-    if not wkt:
-        raise UserInputError(f"{name} has no coordinate reference system; assign its projected CRS "
-                             "(Raster > Projections > Assign Projection) and run again.", parameter)
-    srs = osr.SpatialReference()
-    srs.ImportFromWkt(wkt)
-    if srs.IsGeographic():
-        raise UserInputError(
-            f"{name} is in a geographic CRS ({srs.GetName()}), where a pixel's area changes with "
-            "latitude and areas in hectares cannot come from pixel counts; warp the map to a "
-            "projected or equal-area CRS (Raster > Projections > Warp, nearest neighbour, e.g. to the "
-            "UTM zone) and run again.", parameter)
-    grid = Grid.from_dataset(dataset, parameter)
-    return ClassMap(os.fspath(path), grid, float(nodata), grid.pixel_width * grid.pixel_height,
-                    srs.GetLinearUnitsName() or "unit", float(srs.GetLinearUnits() or 1.0))
-
-
-def _strips(class_map: ClassMap, memory_mb: float) -> list:
-    """Full-width strips (row-major order whatever the budget), through the block walker."""
-    grid = class_map.grid
-    rows = max(1, int(memory_mb * 2 ** 20 // (16 * grid.width)))
-    return list(iter_blocks(grid.width, grid.height, grid.width, rows))
-
-
-def _check_canceled(is_canceled: Callable[[], bool] | None) -> None:
-    if is_canceled is not None and is_canceled():
-        raise JobCanceled("canceled")
-
-
-def count_classes(class_map: ClassMap, memory_mb: float = BLOCK_MEMORY_MB,
+def count_classes(class_map: ClassMap, memory_mb: float = STRIP_MEMORY_MB,
                   reporter: Reporter | None = None,
                   is_canceled: Callable[[], bool] | None = None, parameter: str = "INPUT") -> dict[int, int]:
-    """Pixels of each class code (nodata left out), block by block: ``{code: N_h}``.
+    """Pixels of each class code (nodata left out), strip by strip: ``{code: N_h}``.
 
     Raises
     ------
     UserInputError
         No valid pixel, or codes below 1 that are not nodata (class codes are positive).
     """
-    from osgeo import gdal
-
     reporter = reporter or NullReporter()
-    dataset = gdal.Open(class_map.path)
     totals: dict[int, int] = {}
-    blocks = _strips(class_map, memory_mb)
-    for block in blocks:
-        _check_canceled(is_canceled)
-        values = read_block(dataset, block, [1], np.int64)[0]
-        codes, numbers = np.unique(values[values != class_map.nodata], return_counts=True)
+    for block, values, valid in iter_class_strips(class_map, memory_mb, is_canceled):
+        codes, numbers = np.unique(values[valid], return_counts=True)
         for code, number in zip(codes.tolist(), numbers.tolist(), strict=True):
             totals[code] = totals.get(code, 0) + number
         reporter.progress(100.0 * (block.index + 1) / max(1, block.count))
-    name = os.path.basename(class_map.path)
     if not totals:
-        raise UserInputError(f"every pixel of {name} is nodata ({class_map.nodata:g}); choose a class "
-                             "map with classified pixels.", parameter)
+        raise UserInputError(f"every pixel of {class_map.name} is nodata ({class_map.nodata:g}); choose "
+                             "a class map with classified pixels.", parameter)
     bad = {code: n for code, n in totals.items() if code < 1}
     if bad:
         raise UserInputError(
-            f"{name} holds the codes {sorted(bad)} ({sum(bad.values())} pixels) that are not its nodata "
-            f"value {class_map.nodata:g}; class codes are positive integers. Set the map's nodata value "
-            "to the code that marks unmapped pixels.", parameter)
+            f"{class_map.name} holds the codes {sorted(bad)} ({sum(bad.values())} pixels) that are not its "
+            f"nodata value {class_map.nodata:g}; class codes are positive integers. Set the map's nodata "
+            "value to the code that marks unmapped pixels.", parameter)
     return dict(sorted(totals.items()))
 
 
@@ -235,7 +137,7 @@ def _water_fill(total: float, weights: np.ndarray, lower: np.ndarray, upper: np.
 
 
 def draw_points(class_map: ClassMap, allocation: Mapping[int, int], pixels: Mapping[int, int], seed: int,
-                memory_mb: float = BLOCK_MEMORY_MB, reporter: Reporter | None = None,
+                memory_mb: float = STRIP_MEMORY_MB, reporter: Reporter | None = None,
                 is_canceled: Callable[[], bool] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw ``allocation[h]`` distinct pixels of each stratum ``h`` at random (second pass).
 
@@ -247,8 +149,6 @@ def draw_points(class_map: ClassMap, allocation: Mapping[int, int], pixels: Mapp
     rows, cols, codes : ndarray of int64
         The drawn pixels, ordered by stratum code, then row and column.
     """
-    from osgeo import gdal
-
     reporter = reporter or NullReporter()
     ranks = {}
     for code, n in allocation.items():
@@ -257,12 +157,9 @@ def draw_points(class_map: ClassMap, allocation: Mapping[int, int], pixels: Mapp
             ranks[code] = np.sort(rng.choice(int(pixels[code]), size=int(n), replace=False))
     seen = dict.fromkeys(ranks, 0)  # pixels of each stratum met so far in the walk
     found: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {code: [] for code in ranks}
-    dataset = gdal.Open(class_map.path)
-    for block in _strips(class_map, memory_mb):
-        _check_canceled(is_canceled)
-        values = read_block(dataset, block, [1], np.int64)[0]
+    for block, values, valid in iter_class_strips(class_map, memory_mb, is_canceled):
         for code, wanted in ranks.items():
-            flat = np.flatnonzero(values == code)
+            flat = np.flatnonzero(valid & (values == code))
             start = seen[code]
             chosen = wanted[(wanted >= start) & (wanted < start + len(flat))] - start
             if len(chosen):
@@ -280,7 +177,7 @@ def draw_points(class_map: ClassMap, allocation: Mapping[int, int], pixels: Mapp
 
 def write_points_csv(path: str, class_map: ClassMap, rows: np.ndarray, cols: np.ndarray, codes: np.ndarray,
                      pixels: Mapping[int, int], names: Mapping[int, str]) -> str:
-    """The drawn points as CSV (with a ``.csvt`` of types) for ``sampling.csv_points_to_vector``.
+    """The drawn points as CSV (with a ``.csvt`` of types) for ``io.vectors.csv_points_to_vector``.
 
     Columns ``X, Y`` (pixel centres) and :data:`POINT_COLUMNS`; ``reference`` is empty (NULL),
     for the analyst to fill with the class seen on reference data.
@@ -337,7 +234,5 @@ def write_strata_csv(path: str, pixels: Mapping[int, int]) -> str:
 
 
 def read_strata_csv(path: str) -> dict[int, int]:
-    import csv
-
     with open(path, newline="", encoding="utf-8") as stream:
         return {int(row["code"]): int(row["pixels"]) for row in csv.DictReader(stream)}

@@ -7,13 +7,8 @@ import pytest
 from osgeo import gdal
 
 from landcover_cnn_plugin.core.errors import UserInputError
-from landcover_cnn_plugin.core.sample_design import (
-    allocate,
-    count_classes,
-    draw_points,
-    expected_accuracies,
-    open_class_map,
-)
+from landcover_cnn_plugin.core.io.class_maps import open_class_map
+from landcover_cnn_plugin.core.sample_design import allocate, count_classes, draw_points, expected_accuracies
 from lcnn_testing import reference_labels
 
 gdal.UseExceptions()

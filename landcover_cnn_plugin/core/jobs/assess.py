@@ -41,29 +41,29 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     reporter.progress(10)
     info = {"Class map": args.map, "Reference data": args.reference_name,
             "Reference code field": args.field}
+    pairs, legend = read_pairs_csv(args.pairs), read_map_legend(args.map)
     if args.strata:
-        return _estimate(args, info, reporter)
+        return _estimate(args, pairs, legend, info, reporter)
     if args.no_estimate_reason:
         info["Area estimate"] = args.no_estimate_reason
     if args.points_outside:
         info["Reference points outside the map (left out)"] = args.points_outside
-    metrics = assess_pairs(read_pairs_csv(args.pairs), read_map_legend(args.map), args.matrix or None,
-                           args.report or None, info)
+    metrics = assess_pairs(pairs, legend, args.matrix or None, args.report or None, info)
     reporter.log(f"Overall accuracy {metrics['overall_accuracy']:.3f}, kappa {metrics['kappa']:.3f}, "
                  f"macro F1 {metrics['macro_f1']:.3f} on {metrics['n_samples']} reference pixels")
     return metrics
 
 
-def _estimate(args: argparse.Namespace, info: dict[str, Any], reporter) -> dict[str, Any]:
+def _estimate(args: argparse.Namespace, pairs: dict[tuple[int, int], int], legend: dict[str, list] | None,
+              info: dict[str, Any], reporter) -> dict[str, Any]:
     """Accuracy and area estimates of a probability sample (Olofsson et al. 2014)."""
-    from ..accuracy import map_legend, read_pairs_csv
     from ..area_report import assess_probability_sample
-    from ..sample_design import open_class_map, read_strata_csv
+    from ..io.class_maps import open_class_map
+    from ..sample_design import read_strata_csv
 
     result = assess_probability_sample(
-        read_pairs_csv(args.pairs), read_strata_csv(args.strata), open_class_map(args.map, "INPUT"),
-        map_legend(args.map), args.design, args.estimates or None, args.matrix or None,
-        args.report or None, info)
+        pairs, read_strata_csv(args.strata), open_class_map(args.map, "INPUT"), legend, args.design,
+        args.estimates or None, args.matrix or None, args.report or None, info)
     reporter.log(f"Overall accuracy {result['overall_accuracy']:.3f} "
                  f"+- {result['overall_accuracy_ci95']:.3f} (95 %) from {result['n_samples']} labelled "
                  f"sample points ({args.design} design)")

@@ -1,8 +1,9 @@
 """``suggest``: points to label next where a model is least sure (see ``core.suggestions``).
 
-The class probabilities come from the model applied to the stack block by block (the same
-``LoadedModel.predict_block`` as classification; no probability raster is written), or from
-a probability raster written by 'Classify image'. Pixels inside the exclusion polygons (the
+The class probabilities come from the model applied to the stack block by block (the block
+walker, validity rule and band matching of ``core.io``, and ``LoadedModel.predict_block`` as in
+classification; no probability raster is written), or from a probability raster written by
+'Classify image'. Pixels inside the exclusion polygons (the
 existing training polygons) are never suggested. Writes a points CSV (pixel centres) that
 the plugin turns into a point layer.
 """
@@ -40,51 +41,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     import numpy as np
 
-    from ..blocks import block_size_for_budget, iter_blocks, read_block, valid_pixels
-    from ..classify import _open_mask_on_grid, band_names, bytes_per_pixel, match_bands, open_raster
+    from ..classify import bytes_per_pixel
     from ..errors import UserInputError
+    from ..io.blocks import block_size_for_budget, iter_blocks, read_block, read_valid_block
+    from ..io.grid import Grid
+    from ..io.rasterize import mask_on_grid
+    from ..io.rasters import RasterBands, open_raster
     from ..legend import ClassLegend
     from ..model_file import load_model_file, read_model_metadata
-    from ..sampling import Grid
     from ..suggestions import SuggestionPool
 
     legend = ClassLegend.from_dict(read_model_metadata(args.model)["legend"])
-    model, halo = None, 0
+    model = None
     if args.probabilities:
         dataset = open_raster(args.probabilities, "PROBABILITIES")
         if dataset.RasterCount != legend.n_classes:
             raise UserInputError(f"the probability raster has {dataset.RasterCount} bands but the model "
                                  f"has {legend.n_classes} classes; choose the probabilities written with "
                                  "this model.", "PROBABILITIES")
-        bands = list(range(1, dataset.RasterCount + 1))
+        bands = RasterBands.of(dataset)
     else:
         model = load_model_file(args.model)
         dataset = open_raster(args.raster, "INPUT")
-        bands = match_bands(band_names(dataset), model.feature_names, "INPUT")
-        halo = model.halo
-    nodata = [dataset.GetRasterBand(b).GetNoDataValue() for b in bands]
+        bands = RasterBands.of(dataset, model.feature_names, "INPUT")
+    halo = model.halo if model is not None else 0
+    n_inputs = model.n_inputs if model is not None else len(bands.numbers)
     grid = Grid.from_dataset(dataset, "INPUT")
     block_w, block_h = block_size_for_budget(
-        grid.width, grid.height, bytes_per_pixel(len(bands), legend.n_classes, 2 * halo + 1),
-        args.memory_mb, tuple(dataset.GetRasterBand(1).GetBlockSize()), halo)
+        grid.width, grid.height, bytes_per_pixel(n_inputs, legend.n_classes, 2 * halo + 1),
+        args.memory_mb, tuple(dataset.GetRasterBand(bands.numbers[0]).GetBlockSize()), halo)
     pool = SuggestionPool(legend.n_classes, grid.width, args.measure,
                           pool_size=max(1000, 20 * args.number), seed=args.seed)
     workdir = tempfile.mkdtemp(prefix="lcnn-suggest-")
     try:
         try:
-            mask = _open_mask_on_grid(args.exclude, dataset, workdir) if args.exclude else None
+            mask = mask_on_grid(args.exclude, dataset, workdir) if args.exclude else None
         except UserInputError as exc:
             raise UserInputError(exc.message, "TRAINING") from None
         for block in iter_blocks(grid.width, grid.height, block_w, block_h, halo):
-            values = read_block(dataset, block, bands)
-            valid = valid_pixels(values, nodata)
-            window = (slice(halo, halo + block.height), slice(halo, halo + block.width))
-            probabilities = values if model is None else model.predict_block(values, valid)
+            values, valid = read_valid_block(dataset, block, bands)
+            interior = (slice(halo, halo + block.height), slice(halo, halo + block.width))
             if model is None:
-                probabilities = probabilities[(slice(None), *window)]
-            valid = valid[window]
-            if mask is not None:
-                valid &= read_block(mask, block, [1])[0][window] == 0
+                probabilities = values[(slice(None), *interior)]
+            else:
+                probabilities = model.predict_block(values, valid)
+            valid = valid[interior]
+            if mask is not None:  # pixels inside the training polygons are never suggested
+                valid &= read_block(mask, block, [1])[0][interior] == 0
             pool.add(probabilities, valid, block.y_off, block.x_off)
             reporter.progress(95.0 * (block.index + 1) / max(1, block.count))
     finally:
@@ -102,14 +105,14 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
 
 
 def write_suggestions_csv(path: str, chosen, grid, legend, class_field: str) -> str:
-    """Points CSV (with a ``.csvt``) for ``sampling.csv_points_to_vector``.
+    """Points CSV (with a ``.csvt``) for ``io.vectors.csv_points_to_vector``.
 
     ``polygon_id`` is minus (pixel index + 1): unique per pixel, never a polygon's feature id,
     so that labelled suggestions merged with regular points keep their own group in splits.
     """
     import numpy as np
 
-    from ..sampling import quote_csv, text_column, text_names, write_rows
+    from ..samples import quote_csv, text_column, text_names, write_rows
 
     codes = np.asarray(legend.codes, dtype=np.int64)
     names = np.asarray(legend.names, dtype=object)
