@@ -92,13 +92,14 @@ def train(scene: dict[str, Any], pixels: np.ndarray, seed: int):
     """The per-pixel model trained on the labelled ``pixels``; returns a LoadedModel."""
     from landcover_cnn_plugin.core.model_file import LoadedModel
     from landcover_cnn_plugin.core.samples import SampleTable
+    from landcover_cnn_plugin.core.settings import TrainingSettings
     from landcover_cnn_plugin.core.training import LandcoverTrainer
 
     table = SampleTable(scene["features"][pixels], scene["bands"], scene["codes"][pixels], pixels.copy(),
                         {}, None, 0, "code", "polygon_id")
-    trainer = LandcoverTrainer(model_type=MODEL_TYPE, test_fraction=0.1, seed=seed,
-                               reporter=_Quiet()).fit(table)
-    return LoadedModel(trainer.model_, trainer.metadata_)
+    settings = TrainingSettings(model_type=MODEL_TYPE, test_fraction=0.1, seed=seed)
+    trainer = LandcoverTrainer(settings, reporter=_Quiet()).fit(table)
+    return LoadedModel(trainer.family_, trainer.model_, trainer.metadata_)
 
 
 def evaluate(model, scene: dict[str, Any], proba: np.ndarray, test: np.ndarray) -> dict[str, float]:

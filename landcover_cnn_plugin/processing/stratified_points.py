@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingOutputNumber,
     QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
@@ -12,8 +11,8 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from ..core.accuracy import map_legend
-from ..core.errors import UserInputError
+from ..core.io.class_maps import open_class_map
+from ..core.io.outputs import read_map_legend
 from ..core.progress import ScaledReporter
 from ..core.sample_design import (
     ALLOCATIONS,
@@ -21,13 +20,12 @@ from ..core.sample_design import (
     count_classes,
     draw_points,
     expected_accuracies,
-    open_class_map,
     sample_size,
     write_points_csv,
 )
-from .base import LandcoverAlgorithm
-from .data_preparation import FeedbackReporter, output_folder_problem, run_core
-from .point_layers import temporary_points_csv, write_point_layer
+from .base import FeedbackReporter, LandcoverAlgorithm
+from .checks import output_folder_problem
+from .qgis_io import raster_input, temporary_points_csv, write_point_layer
 
 ALLOCATION_LABELS = ["Proportional to the mapped area", "Equal for every class",
                      "Minimum per class, the rest proportional"]
@@ -72,6 +70,8 @@ class StratifiedPointsAlgorithm(LandcoverAlgorithm):
     MIN_PER_CLASS = "MIN_PER_CLASS"
     SEED = "SEED"
     OUTPUT = "OUTPUT"
+    NUMBER_OUTPUTS = {"POINTS": "Points drawn",
+                      "REQUIRED_SAMPLE_SIZE": "Sample size from the target standard error"}
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Class map")))
@@ -99,63 +99,46 @@ class StratifiedPointsAlgorithm(LandcoverAlgorithm):
             self.OUTPUT, self.tr("Sample points"), QgsProcessing.TypeVectorPoint)
         output.setSupportsNonFileBasedOutput(False)
         self.addParameter(output)
-        self.addOutput(QgsProcessingOutputNumber("POINTS", self.tr("Points drawn")))
-        self.addOutput(QgsProcessingOutputNumber("REQUIRED_SAMPLE_SIZE",
-                                                 self.tr("Sample size from the target standard error")))
+        self.add_number_outputs(self.NUMBER_OUTPUTS)
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
-        ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
-        try:
-            if layer is not None:
-                open_class_map(layer.source(), self.INPUT)
-        except UserInputError as exc:
-            return False, str(exc)
-        problem = output_folder_problem(self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
-                                        self.OUTPUT)
-        return (False, problem) if problem else (True, "")
-
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
+    def check_parameters(self, parameters, context):
+        layer = raster_input(self, parameters, self.INPUT, context)
+        if layer is not None:
+            open_class_map(layer.source(), self.INPUT)  # refused with a UserInputError: the message
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        return output_folder_problem(output, self.OUTPUT)
+
+    def process(self, parameters, context, feedback):
+        layer = raster_input(self, parameters, self.INPUT, context)
+        output = self.output_paths(parameters, context, [self.OUTPUT])[self.OUTPUT]
         given_size = self.parameterAsInt(parameters, self.SAMPLE_SIZE, context)
         method = ALLOCATIONS[self.parameterAsEnum(parameters, self.ALLOCATION, context)]
         minimum = self.parameterAsInt(parameters, self.MIN_PER_CLASS, context)
         seed = self.parameterAsInt(parameters, self.SEED, context)
         reporter = FeedbackReporter(feedback)
-
-        def work(csv_path: str):
-            class_map = open_class_map(layer.source(), self.INPUT)
-            feedback.pushInfo("Counting the pixels of each class (pass 1 of 2)")
-            pixels = count_classes(class_map, reporter=ScaledReporter(reporter, 0, 45),
-                                   is_canceled=feedback.isCanceled, parameter=self.INPUT)
-            total_pixels = sum(pixels.values())
-            expected = expected_accuracies(
-                self.parameterAsString(parameters, self.EXPECTED_USERS_ACCURACY, context), list(pixels),
-                self.parameterAsDouble(parameters, self.DEFAULT_USERS_ACCURACY, context))
-            required = sample_size([n / total_pixels for n in pixels.values()], list(expected.values()),
-                                   self.parameterAsDouble(parameters, self.TARGET_SE, context))
-            allocation = allocate(given_size or required, pixels, method, minimum)
-            names = _class_names(class_map.path)
-            self._log_design(feedback, pixels, expected, allocation, names, class_map.hectares_per_pixel,
-                             given_size, required)
-            feedback.pushInfo("Drawing the points (pass 2 of 2)")
-            rows, cols, codes = draw_points(class_map, allocation, pixels, seed,
-                                            reporter=ScaledReporter(reporter, 45, 85),
-                                            is_canceled=feedback.isCanceled)
+        class_map = open_class_map(layer.source(), self.INPUT)
+        feedback.pushInfo("Counting the pixels of each class (pass 1 of 2)")
+        pixels = count_classes(class_map, reporter=ScaledReporter(reporter, 0, 45),
+                               is_canceled=feedback.isCanceled, parameter=self.INPUT)
+        total_pixels = sum(pixels.values())
+        expected = expected_accuracies(
+            self.parameterAsString(parameters, self.EXPECTED_USERS_ACCURACY, context), list(pixels),
+            self.parameterAsDouble(parameters, self.DEFAULT_USERS_ACCURACY, context))
+        required = sample_size([n / total_pixels for n in pixels.values()], list(expected.values()),
+                               self.parameterAsDouble(parameters, self.TARGET_SE, context))
+        allocation = allocate(given_size or required, pixels, method, minimum)
+        names = _class_names(class_map.path)
+        self._log_design(feedback, pixels, expected, allocation, names, class_map.hectares_per_pixel,
+                         given_size, required)
+        feedback.pushInfo("Drawing the points (pass 2 of 2)")
+        rows, cols, codes = draw_points(class_map, allocation, pixels, seed,
+                                        reporter=ScaledReporter(reporter, 45, 85),
+                                        is_canceled=feedback.isCanceled)
+        with temporary_points_csv("stratified") as csv_path:
             write_points_csv(csv_path, class_map, rows, cols, codes, pixels, names)
             write_point_layer(csv_path, output, class_map.grid.crs_wkt, ScaledReporter(reporter, 85, 100),
                               feedback.isCanceled)
-            return len(rows), required
-
-        with temporary_points_csv("stratified") as csv_path:
-            result = run_core(lambda: work(csv_path), feedback)
-        if result is None:
-            return {}
-        points, required = result
-        return {self.OUTPUT: output, "POINTS": points, "REQUIRED_SAMPLE_SIZE": required}
+        return {self.OUTPUT: output, "POINTS": len(rows), "REQUIRED_SAMPLE_SIZE": required}
 
     @staticmethod
     def _log_design(feedback, pixels, expected, allocation, names, pixel_ha, given, required) -> None:
@@ -170,5 +153,5 @@ class StratifiedPointsAlgorithm(LandcoverAlgorithm):
 
 def _class_names(map_path: str) -> dict[int, str]:
     """Class names from the legend a map from 'Classify image' carries (else none)."""
-    legend = map_legend(map_path) or {}
+    legend = read_map_legend(map_path) or {}
     return {int(c): str(n) for c, n in zip(legend.get("codes", []), legend.get("names", []), strict=False)}

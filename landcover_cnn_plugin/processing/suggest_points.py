@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from qgis.core import (
     QgsProcessing,
-    QgsProcessingOutputNumber,
     QgsProcessingParameterDistance,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
@@ -15,14 +14,13 @@ from qgis.core import (
     QgsProcessingParameterVectorDestination,
 )
 
-from ..core.classify import match_bands
 from ..core.errors import UserInputError
+from ..core.io.rasters import match_bands
 from ..core.model_file import read_model_metadata
 from ..core.suggestions import DEFAULT_MEASURE, MEASURES
-from .base import LandcoverAlgorithm
-from .classify_image import ClassifyImageAlgorithm, raster_band_names
-from .data_preparation import FeedbackReporter, output_folder_problem, run_core
-from .point_layers import temporary_points_csv, write_point_layer
+from .base import FeedbackReporter, LandcoverAlgorithm
+from .checks import output_folder_problem
+from .qgis_io import export_mask, raster_band_names, temporary_points_csv, write_point_layer
 
 MEASURE_LABELS = ["Margin between the two most probable classes", "Entropy of the class probabilities",
                   "Random, balanced over the predicted classes"]
@@ -95,7 +93,7 @@ class SuggestPointsAlgorithm(LandcoverAlgorithm):
             self.OUTPUT, self.tr("Points to label"), QgsProcessing.TypeVectorPoint)
         output.setSupportsNonFileBasedOutput(False)
         self.addParameter(output)
-        self.addOutput(QgsProcessingOutputNumber("POINTS", self.tr("Points suggested")))
+        self.add_number_outputs({"POINTS": "Points suggested"})
 
     def _raster(self, parameters, context):
         """(parameter name, raster layer) of the stack or the probability raster."""
@@ -107,47 +105,37 @@ class SuggestPointsAlgorithm(LandcoverAlgorithm):
                                  "neither.", self.INPUT)
         return (self.INPUT, stack) if stack is not None else (self.PROBABILITIES, probabilities)
 
-    def _check(self, parameters, context) -> None:
+    def check_parameters(self, parameters, context):
         metadata = read_model_metadata(self.parameterAsFile(parameters, self.MODEL, context))
         name, layer = self._raster(parameters, context)
         if name == self.INPUT:
             match_bands(raster_band_names(layer), metadata["feature_names"], self.INPUT)
         elif layer.bandCount() != len(metadata["legend"]["codes"]):
-            raise UserInputError(f"the probability raster has {layer.bandCount()} bands but the model has "
-                                 f"{len(metadata['legend']['codes'])} classes; choose the probabilities "
-                                 "'Classify image' wrote with this model.", self.PROBABILITIES)
+            return (f"{self.PROBABILITIES}: the probability raster has {layer.bandCount()} bands but the "
+                    f"model has {len(metadata['legend']['codes'])} classes; choose the probabilities "
+                    "'Classify image' wrote with this model.")
         field = self.parameterAsString(parameters, self.CLASS_FIELD, context).strip()
         if not field.isidentifier():
-            raise UserInputError(f"{field!r} is not a field name; use letters, digits and '_' (e.g. "
-                                 "'code', the class field of the training polygons).", self.CLASS_FIELD)
+            return (f"{self.CLASS_FIELD}: {field!r} is not a field name; use letters, digits and '_' "
+                    "(e.g. 'code', the class field of the training polygons).")
+        return output_folder_problem(self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
+                                     self.OUTPUT)
 
-    def checkParameterValues(self, parameters, context):  # noqa: N802
-        ok, message = super().checkParameterValues(parameters, context)
-        if not ok:
-            return ok, message
-        try:
-            self._check(parameters, context)
-        except UserInputError as exc:
-            return False, str(exc)
-        problem = output_folder_problem(self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
-                                        self.OUTPUT)
-        return (False, problem) if problem else (True, "")
-
-    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
-        run_core(lambda: self._check(parameters, context), feedback)
+    def process(self, parameters, context, feedback):
+        problem = self.check_parameters(parameters, context)  # also when run without the dialog's checks
+        if problem:
+            raise UserInputError(problem)
         name, layer = self._raster(parameters, context)
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        output = self.output_paths(parameters, context, [self.OUTPUT])[self.OUTPUT]
         with temporary_points_csv("suggested") as csv_path:
             result = self._suggest(parameters, context, feedback, name, layer, csv_path)
-            if not result or run_core(lambda: write_point_layer(
-                    csv_path, output, layer.crs().toWkt(), FeedbackReporter(feedback), feedback.isCanceled),
-                    feedback) is None:
-                return {}
+            write_point_layer(csv_path, output, layer.crs().toWkt(), FeedbackReporter(feedback),
+                              feedback.isCanceled)
         feedback.pushInfo(f"Points per predicted class (code: points): {result.get('per_class')}")
         return {self.OUTPUT: output, "POINTS": result.get("points")}
 
     def _suggest(self, parameters, context, feedback, name, layer, csv_path) -> dict:
-        """Run the worker's ``suggest`` job into ``csv_path``; its result ({} when canceled)."""
+        """Run the worker's ``suggest`` job into ``csv_path``; its result."""
         args = ["--model", self.parameterAsFile(parameters, self.MODEL, context),
                 "--raster" if name == self.INPUT else "--probabilities", layer.source(),
                 "--number", str(self.parameterAsInt(parameters, self.NUMBER, context)),
@@ -158,5 +146,5 @@ class SuggestPointsAlgorithm(LandcoverAlgorithm):
                 "--output", csv_path]
         training = self.parameterAsVectorLayer(parameters, self.TRAINING, context)
         if training is not None:
-            args += ["--exclude", ClassifyImageAlgorithm.mask_file(training, layer, context, feedback)]
+            args += ["--exclude", export_mask(training, layer, context, feedback)]
         return self.run_worker("suggest", args, feedback, outputs=[csv_path])
