@@ -1,4 +1,4 @@
-"""Parameters that several data preparation algorithms declare alike (same labels, defaults, types).
+"""Parameters that several algorithms declare alike (same labels, defaults, types).
 
 The training parameters of 'Train land cover model' and 'Compare feature sets' are in
 ``training_parameters.py``.
@@ -15,6 +15,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterVectorDestination,
 )
 
 
@@ -28,6 +29,13 @@ def add_polygon_parameters(algorithm, polygons: str, field: str, name_field: str
     if name_field:
         algorithm.addParameter(QgsProcessingParameterField(
             name_field, algorithm.tr("Class name field"), parentLayerParameterName=polygons, optional=True))
+
+
+def point_layer_destination(algorithm, name: str, label: str) -> QgsProcessingParameterVectorDestination:
+    """A point layer output that goes to a file (written by OGR, ``qgis_io.write_point_layer``)."""
+    output = QgsProcessingParameterVectorDestination(name, algorithm.tr(label), QgsProcessing.TypeVectorPoint)
+    output.setSupportsNonFileBasedOutput(False)
+    return output
 
 
 class PixelSelectionParameters:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from qgis.core import (
-    QgsProcessing,
     QgsProcessingParameterEnum,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
-    QgsProcessingParameterVectorDestination,
 )
 
 from ..core.io.class_maps import open_class_map
@@ -25,10 +23,8 @@ from ..core.sample_design import (
 )
 from .base import FeedbackReporter, LandcoverAlgorithm
 from .checks import output_folder_problem
+from .parameters import point_layer_destination
 from .qgis_io import raster_input, temporary_points_csv, write_point_layer
-
-ALLOCATION_LABELS = ["Proportional to the mapped area", "Equal for every class",
-                     "Minimum per class, the rest proportional"]
 
 
 class StratifiedPointsAlgorithm(LandcoverAlgorithm):
@@ -67,6 +63,8 @@ class StratifiedPointsAlgorithm(LandcoverAlgorithm):
     EXPECTED_USERS_ACCURACY = "EXPECTED_USERS_ACCURACY"
     DEFAULT_USERS_ACCURACY = "DEFAULT_USERS_ACCURACY"
     ALLOCATION = "ALLOCATION"
+    ALLOCATION_LABELS = ("Proportional to the mapped area", "Equal for every class",
+                         "Minimum per class, the rest proportional")
     MIN_PER_CLASS = "MIN_PER_CLASS"
     SEED = "SEED"
     OUTPUT = "OUTPUT"
@@ -88,17 +86,14 @@ class StratifiedPointsAlgorithm(LandcoverAlgorithm):
             self.DEFAULT_USERS_ACCURACY, self.tr("Default expected user's accuracy"),
             QgsProcessingParameterNumber.Double, defaultValue=0.8, minValue=0.01, maxValue=0.99))
         self.addParameter(QgsProcessingParameterEnum(
-            self.ALLOCATION, self.tr("Allocation"), ALLOCATION_LABELS, defaultValue=2))
+            self.ALLOCATION, self.tr("Allocation"), self.ALLOCATION_LABELS, defaultValue=2))
         self.addParameter(QgsProcessingParameterNumber(
             self.MIN_PER_CLASS, self.tr("Minimum points per class"), QgsProcessingParameterNumber.Integer,
             defaultValue=50, minValue=2))
         self.addParameter(QgsProcessingParameterNumber(
             self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer, defaultValue=1,
             minValue=0))
-        output = QgsProcessingParameterVectorDestination(
-            self.OUTPUT, self.tr("Sample points"), QgsProcessing.TypeVectorPoint)
-        output.setSupportsNonFileBasedOutput(False)
-        self.addParameter(output)
+        self.addParameter(point_layer_destination(self, self.OUTPUT, "Sample points"))
         self.add_number_outputs(self.NUMBER_OUTPUTS)
 
     def check_parameters(self, parameters, context):

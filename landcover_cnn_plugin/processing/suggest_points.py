@@ -11,7 +11,6 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterString,
-    QgsProcessingParameterVectorDestination,
 )
 
 from ..core.errors import UserInputError
@@ -20,10 +19,8 @@ from ..core.model_file import read_model_metadata
 from ..core.suggestions import DEFAULT_MEASURE, MEASURES
 from .base import FeedbackReporter, LandcoverAlgorithm
 from .checks import output_folder_problem
+from .parameters import point_layer_destination
 from .qgis_io import export_mask, raster_band_names, temporary_points_csv, write_point_layer
-
-MEASURE_LABELS = ["Margin between the two most probable classes", "Entropy of the class probabilities",
-                  "Random, balanced over the predicted classes"]
 
 
 class SuggestPointsAlgorithm(LandcoverAlgorithm):
@@ -61,6 +58,8 @@ class SuggestPointsAlgorithm(LandcoverAlgorithm):
     TRAINING = "TRAINING"
     NUMBER = "NUMBER"
     MEASURE = "MEASURE"
+    MEASURE_LABELS = ("Margin between the two most probable classes", "Entropy of the class probabilities",
+                      "Random, balanced over the predicted classes")
     MIN_DISTANCE = "MIN_DISTANCE"
     SEED = "SEED"
     CLASS_FIELD = "CLASS_FIELD"
@@ -79,7 +78,7 @@ class SuggestPointsAlgorithm(LandcoverAlgorithm):
             self.NUMBER, self.tr("Number of points"), QgsProcessingParameterNumber.Integer, defaultValue=100,
             minValue=1, maxValue=100000))
         self.addParameter(QgsProcessingParameterEnum(
-            self.MEASURE, self.tr("Uncertainty"), MEASURE_LABELS,
+            self.MEASURE, self.tr("Uncertainty"), self.MEASURE_LABELS,
             defaultValue=MEASURES.index(DEFAULT_MEASURE)))
         self.addParameter(QgsProcessingParameterDistance(
             self.MIN_DISTANCE, self.tr("Minimum distance between points"), defaultValue=100.0,
@@ -89,10 +88,7 @@ class SuggestPointsAlgorithm(LandcoverAlgorithm):
             minValue=0))
         self.addParameter(QgsProcessingParameterString(
             self.CLASS_FIELD, self.tr("Class field to fill"), defaultValue="code"))
-        output = QgsProcessingParameterVectorDestination(
-            self.OUTPUT, self.tr("Points to label"), QgsProcessing.TypeVectorPoint)
-        output.setSupportsNonFileBasedOutput(False)
-        self.addParameter(output)
+        self.addParameter(point_layer_destination(self, self.OUTPUT, "Points to label"))
         self.add_number_outputs({"POINTS": "Points suggested"})
 
     def _raster(self, parameters, context):

@@ -31,12 +31,14 @@ _STRIP_BYTES_PER_PIXEL = 16
 
 @dataclass(frozen=True)
 class ClassMap:
-    """A single-band class map fit for a probability sample: projected CRS, nodata, integer codes.
+    """A single-band class map fit for a probability sample: projected CRS, nodata, integer codes
+    (checked by :func:`open_class_map`, the only maker).
 
     Attributes
     ----------
     path : str
     grid : Grid
+        Its pixel grid (``pixel_of`` finds the pixels of sample points).
     nodata : float
         The map's nodata value (pixels outside the mapped area).
     pixel_area : float
