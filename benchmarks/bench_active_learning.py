@@ -26,8 +26,9 @@ Seeds 42, 7, 11, 3 and 5 (initial set, splits, training); the table gives the me
 (a small training set now and then trains into a poor model; the median is not swayed by it), the
 mean and the standard deviation. CPU only, 2 threads. Not a test: nothing is asserted.
 
-Run: ``make bench`` or ``.venv/bin/python -m benchmarks.bench_active_learning [--seeds 42 7 11 3 5]
-[--per-round 250] [--json PATH]``.
+Run: ``make bench`` (all benchmarks) or, with the Makefile's module path,
+``PYTHONPATH=build/plugins:tests .venv/bin/python -m benchmarks.bench_active_learning [--seeds 42 7 11 3 5]
+[--per-round 250] [--json PATH]`` (``--json``: a path outside the checkout).
 """
 
 from __future__ import annotations
@@ -40,11 +41,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-ROOT = Path(__file__).resolve().parents[1]
-for extra in (ROOT / "build" / "plugins", ROOT / "tests"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
 
 STRATEGIES = ("margin", "entropy", "random", "uniform")
 ROUNDS = 3
