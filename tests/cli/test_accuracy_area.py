@@ -164,7 +164,27 @@ def test_worked_example_of_olofsson_2014(qgis_process, example_map, example_poin
     assert [int(r["total"]) for r in matrix] == [69, 56, 175, 340]  # column totals of Table 8
     report = (out / "report.html").read_text(encoding="utf-8")
     assert "0.0176" in report and "0.6212" in report  # Table 9's corner cells
+    assert "Area of each class" in report and "Mapped area (ha)" in report
     assert "data:image/png;base64" in report  # the mapped-versus-estimated area chart
+
+
+
+def test_sample_size_and_allocation_of_the_worked_example(qgis_process, example_map, workdir):
+    """Section 5.1.1 and Table 5 (p. 53) through the algorithm: expected user's accuracies 0.70,
+    0.60, 0.90, 0.95 and a target standard error of 0.01 give 641 points (eq. 13), proportionally
+    13 / 10 / 205 / 413."""
+    result = qgis_process.run("landcovercnn:stratifiedpoints", {
+        "INPUT": example_map, "SAMPLE_SIZE": 0, "TARGET_SE": 0.01,
+        "EXPECTED_USERS_ACCURACY": "1=0.70, 2=0.60, 3=0.90, 4=0.95", "ALLOCATION": 0, "SEED": 2,
+        "OUTPUT": workdir / "table5.gpkg"})
+    assert result.returncode == 0, result.text
+    assert result.results["REQUIRED_SAMPLE_SIZE"] == 641 and result.results["POINTS"] == 641
+    points = read_points(workdir / "table5.gpkg")
+    per_stratum = {h: sum(p["stratum"] == h for p in points) for h in range(1, 5)}
+    assert per_stratum == {1: 13, 2: 10, 3: 205, 4: 413}
+    assert {(p["stratum"], p["stratum_px"], p["map_px"]) for p in points} == {
+        (h + 1, n, sum(MAPPED_PIXELS)) for h, n in enumerate(MAPPED_PIXELS)}
+    assert {p["class_name"] for p in points} == {name for _, name in CLASSES}
 
 
 

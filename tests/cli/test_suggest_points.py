@@ -70,6 +70,7 @@ def test_points_are_least_sure_first_spread_balanced_and_outside_training(sugges
     counts = np.unique([p["predicted"] for p in points], return_counts=True)[1]
     assert len(counts) >= 5 and counts.max() - counts.min() <= 1
     assert all(p["code"] is None and p["polygon_id"] < 0 and p["runner_up"] != p["predicted"] for p in points)
+    assert all(p["predicted_name"] and p["runner_up_name"] and 0 <= p["margin"] <= 1 for p in points)
 
 
 def test_labelled_points_go_back_through_samplepoints_into_training(qgis_process, suggested, workdir):

@@ -44,6 +44,20 @@ def test_listed_with_help_and_usable_in_the_modeler(algorithms):
     assert len(model.childAlgorithms()) == 3
 
 
+def test_defaults_follow_the_guidance_and_the_benchmark(algorithms):
+    """MIN_PER_CLASS 50 for rare classes (Olofsson et al. 2014, section 5.1.1), the minimum-then-
+    proportional allocation by default; suggestpoints' default measure is the benchmark's winner."""
+    points = algorithms("stratifiedpoints")
+    assert points.parameterDefinition("MIN_PER_CLASS").defaultValue() == 50
+    allocation = points.parameterDefinition("ALLOCATION")
+    assert allocation.options()[allocation.defaultValue()].startswith("Minimum per class")
+    suggest = algorithms("suggestpoints")  # held: its parameters live as long as the algorithm
+    measure = suggest.parameterDefinition("MEASURE")
+    assert measure.options()[measure.defaultValue()].startswith("Random")
+    assessment = algorithms("assessaccuracy")
+    assert {"OVERALL_ACCURACY", "OVERALL_ACCURACY_CI95"} <= {o.name() for o in assessment.outputDefinitions()}
+
+
 def test_stratified_points_checks_the_map(algorithms, tmp_path):
     alg = algorithms("stratifiedpoints")
     ok, message = _check(alg, {"INPUT": str(reference_labels()), "OUTPUT": str(tmp_path / "p.gpkg")})
