@@ -25,7 +25,7 @@ import numpy as np
 from .errors import UserInputError
 from .io.class_maps import STRIP_MEMORY_MB, ClassMap, iter_class_strips
 from .progress import NullReporter, Reporter
-from .samples import quote_csv, text_column, write_rows
+from .samples_writer import quote_csv, text_column, write_rows
 
 #: Allocation rules of ``allocate`` (the order of the stratifiedpoints parameter).
 ALLOCATIONS = ("proportional", "equal", "minimum")

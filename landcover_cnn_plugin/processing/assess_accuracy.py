@@ -97,7 +97,7 @@ class AssessAccuracyAlgorithm(LandcoverAlgorithm):
             QgsProcessingParameterField.Numeric))
         self.addParameter(QgsProcessingParameterEnum(
             self.SAMPLING_DESIGN, self.tr("Sampling design of the reference"), DESIGN_LABELS, defaultValue=0))
-        self.addParameter(QgsProcessingParameterFileDestination(
+        self.add_product_output(QgsProcessingParameterFileDestination(
             self.OUTPUT_MATRIX, self.tr("Confusion matrix"), "CSV files (*.csv)"))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_REPORT, self.tr("Accuracy report"), "HTML files (*.html)", optional=True))

@@ -93,7 +93,7 @@ class StratifiedPointsAlgorithm(LandcoverAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(
             self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer, defaultValue=1,
             minValue=0))
-        self.addParameter(point_layer_destination(self, self.OUTPUT, "Sample points"))
+        self.add_product_output(point_layer_destination(self, self.OUTPUT, "Sample points"))
         self.add_number_outputs(self.NUMBER_OUTPUTS)
 
     def check_parameters(self, parameters, context):

@@ -88,7 +88,7 @@ class SuggestPointsAlgorithm(LandcoverAlgorithm):
             minValue=0))
         self.addParameter(QgsProcessingParameterString(
             self.CLASS_FIELD, self.tr("Class field to fill"), defaultValue="code"))
-        self.addParameter(point_layer_destination(self, self.OUTPUT, "Points to label"))
+        self.add_product_output(point_layer_destination(self, self.OUTPUT, "Points to label"))
         self.add_number_outputs({"POINTS": "Points suggested"})
 
     def _raster(self, parameters, context):

@@ -112,7 +112,7 @@ def write_suggestions_csv(path: str, chosen, grid, legend, class_field: str) -> 
     """
     import numpy as np
 
-    from ..samples import quote_csv, text_column, text_names, write_rows
+    from ..samples_writer import quote_csv, text_column, text_names, write_rows
 
     codes = np.asarray(legend.codes, dtype=np.int64)
     names = np.asarray(legend.names, dtype=object)
