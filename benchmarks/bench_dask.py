@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_classify import ROOT, _paths, tiled_vrt, train
+from benchmarks.bench_classify import ROOT, tiled_vrt, train
 
 ALBERTA_PIXELS = 1.65e9  # the province at 20 m
 ALBERTA_WORKERS = (1, 16, 64)
@@ -142,7 +142,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.mpx, args.epochs = QUICK_MPX, 1
-    _paths()
     from lcnn_testing import reference_stack
 
     MODELS.mkdir(parents=True, exist_ok=True)
