@@ -32,6 +32,16 @@ from ..errors import UserInputError
 from ..indices import NO_DERIVED
 from ..progress import Reporter
 
+#: Member of the model file (format 3) holding the prediction graph as ONNX; a family whose
+#: network *is* an ONNX graph stores it here as its ``network_member``.
+ONNX_MEMBER = "model.onnx"
+#: ONNX opset of the prediction graphs: ONNX Runtime 1.12 and later run it (Deepness installs
+#: onnxruntime 1.12.1 to 1.17.0).
+ONNX_OPSET = 17
+#: Names of the prediction graph's input (scaled network inputs) and output (class probabilities).
+ONNX_INPUT = "inputs"
+ONNX_OUTPUT = "probabilities"
+
 
 @dataclass(frozen=True)
 class FamilyDefaults:
@@ -242,6 +252,18 @@ class ModelFamily(ABC):
     @abstractmethod
     def graph_runner(self, graph: PredictionGraph) -> Callable[[np.ndarray], np.ndarray]:
         """A function running ``graph`` on one batch (per pixel) or one strip (fully convolutional)."""
+
+    @abstractmethod
+    def onnx_graph(self, graph: PredictionGraph) -> bytes:
+        """``graph`` as a serialized ONNX model (opset :data:`ONNX_OPSET`), what another engine runs.
+
+        One input :data:`ONNX_INPUT` and one output :data:`ONNX_OUTPUT`, laid out as
+        :class:`PredictionGraph` says: per pixel ``(batch, n_inputs) -> (batch, n_classes)``;
+        fully convolutional ``(batch, rows + 2 halo, cols + 2 halo, n_inputs) -> (batch, rows, cols,
+        n_classes)`` with any rows and cols. The model file checks, when it is saved, that ONNX Runtime
+        reproduces :meth:`predict_inputs` within ``1e-5``. A family whose network is an ONNX graph
+        (``network_member == ONNX_MEMBER``) returns it as it is.
+        """
 
     @abstractmethod
     def predict_block(self, model: Any, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
