@@ -86,6 +86,11 @@ class LoadedModel:
         """``"tensorflow"`` or ``"onnxruntime"``."""
         return self.runner.engine
 
+    @property
+    def prediction_threads(self) -> int:
+        """Blocks to predict at once (the engine's ``GraphRunner.threads``)."""
+        return self.runner.threads
+
     def run_graph(self, inputs: np.ndarray) -> np.ndarray:
         """The prediction graph on one batch of scaled inputs (layout: ``PredictionGraph``)."""
         return self.runner.run(inputs)
