@@ -72,7 +72,7 @@ class BlockModel(Protocol):
 
 
 @dataclass(frozen=True)
-class BlockOutputs:
+class BlockResult:
     """The outputs of one block (what :func:`classify_values` returns).
 
     Attributes
@@ -84,16 +84,17 @@ class BlockOutputs:
     probabilities : numpy.ndarray or None
         float32 ``(n_classes, rows, cols)`` in legend order, :data:`CONFIDENCE_NODATA` where
         nodata; None when not asked for.
-    class_pixels : numpy.ndarray
+    counts : numpy.ndarray
         int64 ``(n_classes,)`` pixels per class id.
-    valid_pixels : int
+    n_valid : int
+        Pixels classified.
     """
 
     class_map: np.ndarray
     confidence: np.ndarray
     probabilities: np.ndarray | None
-    class_pixels: np.ndarray
-    valid_pixels: int
+    counts: np.ndarray
+    n_valid: int
 
 
 def bytes_per_pixel(n_features: int, n_classes: int, patch_size: int = 1) -> int:
@@ -202,14 +203,14 @@ def classify_raster(raster: str, model: BlockModel, output: str, confidence: str
                 def read(block: Block) -> tuple[np.ndarray, np.ndarray]:
                     return read_classify_inputs(dataset, block, bands, mask_dataset)
 
-                def predict(block: Block, inputs: tuple[np.ndarray, np.ndarray]) -> BlockOutputs:
+                def predict(block: Block, inputs: tuple[np.ndarray, np.ndarray]) -> BlockResult:
                     return classify_values(model, *inputs, with_probabilities=bool(probabilities))
 
-                def write(block: Block, result: BlockOutputs) -> None:
+                def write(block: Block, result: BlockResult) -> None:
                     nonlocal counts, valid_total
                     write_block_outputs(outs, block, result)
-                    counts += result.class_pixels
-                    valid_total += result.valid_pixels
+                    counts += result.counts
+                    valid_total += result.n_valid
 
                 written = 0
 
@@ -262,7 +263,7 @@ def read_classify_inputs(dataset, block: Block, bands: RasterBands, mask=None
 
 
 def classify_values(model: BlockModel, values: np.ndarray, valid: np.ndarray,
-                    with_probabilities: bool = False) -> BlockOutputs:
+                    with_probabilities: bool = False) -> BlockResult:
     """The per-block function: a block's raw values -> its class codes, confidence and probabilities.
 
     No file is touched: the caller reads (:func:`read_classify_inputs`) and writes
@@ -299,10 +300,10 @@ def classify_values(model: BlockModel, values: np.ndarray, valid: np.ndarray,
         counts = np.bincount(ids[interior], minlength=n_classes)
         if probabilities is not None:
             probabilities[:, interior] = proba[:, interior]
-    return BlockOutputs(class_map, confidence, probabilities, counts, int(interior.sum()))
+    return BlockResult(class_map, confidence, probabilities, counts, int(interior.sum()))
 
 
-def write_block_outputs(outs: dict[str, Any], block: Block, result: BlockOutputs) -> None:
+def write_block_outputs(outs: dict[str, Any], block: Block, result: BlockResult) -> None:
     """Write a block's outputs into the open datasets ``outs`` ("map", optional "confidence" and
     "probabilities") at the block's offset."""
     write_block(outs["map"], block, result.class_map)

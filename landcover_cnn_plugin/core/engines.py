@@ -83,14 +83,17 @@ def cpu_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def package_version(name: str) -> str | None:
-    """Installed version of a distribution package, or None; imports nothing."""
-    if importlib.util.find_spec(name) is None:
+def package_version(module: str, distribution: str | None = None) -> str | None:
+    """Installed version of the package providing ``module`` (its distribution may be named
+    otherwise, e.g. "scikit-learn" for sklearn), or None when the module is missing; imports nothing."""
+    if importlib.util.find_spec(module) is None:
         return None
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return importlib.metadata.version(f"{name}-cpu") if name == "tensorflow" else "unknown"
+    for name in (distribution or module, f"{module}-cpu"):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown"
 
 
 def installed_engines() -> dict[str, str]:
