@@ -208,7 +208,7 @@ def save_model_file(path: str | os.PathLike, network: Any, metadata: dict[str, A
 
     ``format``, ``format_version``, ``versions``, ``created`` and ``onnx`` are filled in. The ONNX
     graph is written only when ONNX Runtime reproduces the network's probabilities within
-    ``1e-5`` (:func:`_export_prediction_graph`); otherwise the file is written without it and
+    ``1e-5`` (:func:`export_prediction_graph`); otherwise the file is written without it and
     ``onnx`` says why (the network, the work of a training, is never lost). Returns the path.
     """
     import sklearn
@@ -225,7 +225,8 @@ def save_model_file(path: str | os.PathLike, network: Any, metadata: dict[str, A
     with tempfile.TemporaryDirectory(prefix="lcnn-save-") as folder:
         network_path = os.path.join(folder, family.network_member)
         family.save_network(network, network_path)
-        graph, metadata["onnx"] = _export_prediction_graph(family, network, metadata, network_path)
+        stored = Path(network_path).read_bytes() if family.network_member == ONNX_MEMBER else None
+        graph, metadata["onnx"] = export_prediction_graph(family, network, metadata, stored)
         validate_metadata(metadata, path)
         text = json.dumps(metadata, indent=1, allow_nan=False)
         with atomic_output(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -246,9 +247,11 @@ def _check_inputs(family: ModelFamily, n_network_inputs: int, patch_size: int) -
     return inputs
 
 
-def _export_prediction_graph(family: ModelFamily, network: Any, metadata: dict[str, Any],
-                             network_path: str) -> tuple[bytes | None, dict[str, Any]]:
+def export_prediction_graph(family: ModelFamily, network: Any, metadata: dict[str, Any],
+                            stored: bytes | None = None) -> tuple[bytes | None, dict[str, Any]]:
     """The family's prediction graph as ONNX and the metadata entry describing it.
+
+    ``stored``: the network's own file when it is an ONNX graph (``network_member == ONNX_MEMBER``).
 
     The graph runs in ONNX Runtime on :func:`_check_inputs` and must give the probabilities of
     ``family.predict_inputs`` within :data:`~.engines.ENGINE_TOLERANCE` (patch graphs, fully
@@ -258,8 +261,7 @@ def _export_prediction_graph(family: ModelFamily, network: Any, metadata: dict[s
     patch_size = int(metadata["patch_size"])
     try:
         graph = family.prediction_graph(network, patch_size)
-        data = Path(network_path).read_bytes() if family.network_member == ONNX_MEMBER \
-            else family.onnx_graph(graph)
+        data = stored if stored is not None else family.onnx_graph(graph)
         inputs = _check_inputs(family, n_inputs(len(metadata["feature_names"]),
                                                 metadata.get("derived_features", NO_DERIVED)), patch_size)
         session = onnx_session(data)
