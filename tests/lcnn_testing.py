@@ -76,6 +76,9 @@ class QgisProcessRunner:
 STUDY_GRID = {"xmin": 330000.0, "ymin": 5814360.0, "xmax": 345360.0, "ymax": 5822040.0,
               "pixel_size": 20.0, "width": 768, "height": 384, "epsg": 32633}
 OSM_CODES = [7201, 7203, 7205, 7208, 7217, 7218, 8200, 8221]
+#: Patch size of the patch families in the core tests' shared trainings (tests/core/conftest.py):
+#: small, for speed, with a halo of 2.
+FAMILY_PATCH_SIZE = 5
 CACHE_DIR = ROOT / "build" / "test-cache"
 
 
