@@ -86,7 +86,10 @@ def cpu_cores() -> int:
 def package_version(module: str, distribution: str | None = None) -> str | None:
     """Installed version of the package providing ``module`` (its distribution may be named
     otherwise, e.g. "scikit-learn" for sklearn), or None when the module is missing; imports nothing."""
-    if importlib.util.find_spec(module) is None:
+    try:
+        if importlib.util.find_spec(module) is None:
+            return None
+    except (ImportError, ValueError):  # a broken installation, or an import hook refusing it
         return None
     for name in (distribution or module, f"{module}-cpu"):
         try:
