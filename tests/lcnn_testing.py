@@ -345,3 +345,28 @@ def small_model_file() -> Path:
             raise RuntimeError("training the small test model failed")
 
     return _cached("small_study_mlp_format1.lcnn", build)
+
+
+def rewrite_model_file(source: Path, target: Path, without_graph: bool = False, **metadata_changes: Any
+                       ) -> Path:
+    """A copy of the model file ``source`` with entries of its metadata replaced.
+
+    ``without_graph``: also drop its ONNX graph (``model.onnx``); with no ``metadata_changes`` it
+    then becomes a model file of format 2, as they were before the graph (no "onnx" entry).
+    """
+    import zipfile
+
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for item in old.infolist():
+            if without_graph and item.filename == "model.onnx":
+                continue
+            data = old.read(item.filename)
+            if item.filename == "metadata.json":
+                metadata = json.loads(data)
+                if without_graph and not metadata_changes:
+                    metadata.pop("onnx", None)
+                    metadata["format_version"] = 2
+                metadata.update(metadata_changes)
+                data = json.dumps(metadata).encode()
+            new.writestr(item, data)
+    return Path(target)

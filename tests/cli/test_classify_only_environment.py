@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +19,7 @@ import pytest
 from osgeo import gdal
 from reliability import VENV_PYTHON, run_worker_cli, small_model, worker_environment
 
-from lcnn_testing import reference_stack
+from lcnn_testing import reference_stack, rewrite_model_file
 
 gdal.UseExceptions()
 
@@ -137,24 +136,9 @@ def test_export_of_a_format_3_file_needs_no_tensorflow(no_tensorflow, tmp_path):
     assert loaded.read_text() == ""
 
 
-def _format_2_copy(model: Path, target: Path) -> Path:
-    with zipfile.ZipFile(model) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
-        for item in old.infolist():
-            if item.filename == "model.onnx":
-                continue
-            data = old.read(item.filename)
-            if item.filename == "metadata.json":
-                metadata = json.loads(data)
-                metadata.pop("onnx")
-                metadata["format_version"] = 2
-                data = json.dumps(metadata).encode()
-            new.writestr(item, data)
-    return target
-
-
 def test_an_older_model_file_names_engine(no_tensorflow, tmp_path):
     env, _ = no_tensorflow
-    old = _format_2_copy(small_model(), tmp_path / "format2.lcnn")
+    old = rewrite_model_file(small_model(), tmp_path / "format2.lcnn", without_graph=True)
     for engine in ("onnxruntime", "auto"):  # auto: only ONNX Runtime is installed
         proc = _worker(env, "classify", "--raster", str(reference_stack()), "--model", str(old),
                        "--output", str(tmp_path / "map.tif"), "--engine", engine)

@@ -8,7 +8,6 @@ a model file without a graph is refused for ONNX Runtime with a message naming E
 from __future__ import annotations
 
 import argparse
-import json
 import zipfile
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from landcover_cnn_plugin.core.model_file import (
 from landcover_cnn_plugin.core.models import FAMILIES
 from landcover_cnn_plugin.core.models.base import ONNX_MEMBER
 from landcover_cnn_plugin.core.progress import NullReporter
-from lcnn_testing import reference_stack
+from lcnn_testing import reference_stack, rewrite_model_file
 
 gdal.UseExceptions()
 
@@ -130,27 +129,10 @@ def test_the_classify_job_gives_the_same_map_with_either_engine(engines, tmp_pat
     assert gdal.Open(str(tmp_path / "onnxruntime" / "map.tif")).GetRasterBand(1).GetColorTable() is not None
 
 
-def _without_graph(source: Path, target: Path, **metadata_changes) -> None:
-    """``source`` without its ONNX graph: by default as a model file of format 2 was (no model.onnx,
-    no "onnx" entry); ``metadata_changes`` replace entries of its metadata instead."""
-    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
-        for item in old.infolist():
-            if item.filename == ONNX_MEMBER:
-                continue
-            data = old.read(item.filename)
-            if item.filename == "metadata.json":
-                metadata = json.loads(data)
-                if not metadata_changes:
-                    metadata.pop("onnx")
-                metadata.update(metadata_changes or {"format_version": 2})
-                data = json.dumps(metadata).encode()
-            new.writestr(item, data)
-
-
 def test_a_model_file_without_graph_runs_on_tensorflow_and_is_refused_by_onnxruntime(engines, tmp_path):
     path, on_tensorflow, on_onnxruntime = engines
     old = tmp_path / "format2.lcnn"
-    _without_graph(path, old)
+    rewrite_model_file(path, old, without_graph=True)
     metadata = read_model_metadata(old)
     assert "format version 2" in onnx_graph_problem(metadata)
     assert choose_engine(AUTO_ENGINE, onnx_graph_problem(metadata), str(old)) == TENSORFLOW
@@ -170,7 +152,7 @@ def test_a_failed_export_leaves_the_file_without_graph_saying_why(engines, tmp_p
                                            stored=b"not an ONNX graph")
     assert graph is None and "error" in entry
     written = tmp_path / "no_graph.lcnn"
-    _without_graph(path, written, onnx=entry)
+    rewrite_model_file(path, written, without_graph=True, onnx=entry)
     problem = onnx_graph_problem(read_model_metadata(written))
     assert "export failed" in problem and entry["error"] in problem
     with pytest.raises(UserInputError) as info:
