@@ -138,6 +138,7 @@ def classify_raster(raster: str, model: BlockModel, output: str, confidence: str
     -------
     dict
         Output paths, ``width``, ``height``, ``n_blocks``, ``block_size``, ``predictor_threads``,
+        ``stage_cpu_seconds`` (CPU seconds of reading, predicting and writing: where the time goes),
         ``valid_pixels``, ``class_pixels`` {code: count}, ``seconds``, ``pixels_per_second``.
     """
     reporter = reporter or NullReporter()
@@ -219,8 +220,9 @@ def classify_raster(raster: str, model: BlockModel, output: str, confidence: str
                     written += 1
                     reporter.progress(100.0 * written / max(1, len(blocks)))
 
-                run_block_pipeline(blocks, read, predict, write, workers=workers, depth=QUEUE_DEPTH,
-                                   is_canceled=is_canceled, on_written=block_written)
+                stage_seconds = run_block_pipeline(blocks, read, predict, write, workers=workers,
+                                                   depth=QUEUE_DEPTH, is_canceled=is_canceled,
+                                                   on_written=block_written)
                 if valid_total == 0:  # an all-nodata map helps nobody: refuse, partial files go
                     raise UserInputError(
                         f"every pixel of {raster} is nodata in at least one of the bands "
@@ -239,6 +241,7 @@ def classify_raster(raster: str, model: BlockModel, output: str, confidence: str
         probabilities or "", "style": qml, "width": width, "height": height,
         "n_blocks": len(blocks), "block_size": [block_w, block_h], "halo": halo,
         "predictor_threads": workers,
+        "stage_cpu_seconds": {stage: round(value, 3) for stage, value in stage_seconds.items()},
         "valid_pixels": valid_total,
         "class_pixels": {str(int(c)): int(n) for c, n in zip(codes, counts, strict=True)},
         "seconds": round(seconds, 3),

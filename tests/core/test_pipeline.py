@@ -55,13 +55,14 @@ class Stages:
 
 def test_every_block_is_computed_and_written_once_with_several_workers():
     blocks, stages, reported = _blocks(), Stages(), []
-    run_block_pipeline(blocks, stages.read, stages.compute, stages.write, workers=3, depth=2,
-                       on_written=reported.append)
+    seconds = run_block_pipeline(blocks, stages.read, stages.compute, stages.write, workers=3, depth=2,
+                                 on_written=reported.append)
     expected = {b.index: float(IMAGE[b.y_off:b.y_off + b.height, b.x_off:b.x_off + b.width].sum())
                 for b in blocks}
     assert stages.written == expected and sorted(stages.reads) == list(range(len(blocks)))
     assert sorted(block.index for block in reported) == list(range(len(blocks)))
     assert _pipeline_threads() == []
+    assert set(seconds) == {"read", "compute", "write"} and all(value >= 0 for value in seconds.values())
 
 
 def test_blocks_alive_stay_bounded_while_the_writer_is_slow():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -40,6 +41,17 @@ class _Stages:
         self.to_compute: queue.Queue = queue.Queue(maxsize=depth)
         self.to_write: queue.Queue = queue.Queue(maxsize=depth)
         self.written: queue.Queue = queue.Queue()
+        self.cpu_seconds = {"read": 0.0, "compute": 0.0, "write": 0.0}
+        self.lock = threading.Lock()
+
+    def timed(self, stage: str, work: Callable[..., Any], *args: Any) -> Any:
+        """``work(*args)``, its CPU time (this thread's) added to the stage's."""
+        started = time.thread_time()
+        try:
+            return work(*args)
+        finally:
+            with self.lock:
+                self.cpu_seconds[stage] += time.thread_time() - started
 
     def put(self, target: queue.Queue, item: Any) -> bool:
         """Put ``item`` unless the run stops first (False)."""
@@ -74,7 +86,7 @@ class _Stages:
 def run_block_pipeline(blocks: Iterable[Block], read: Callable[[Block], Any],
                        compute: Callable[[Block, Any], Any], write: Callable[[Block, Any], None],
                        workers: int = 1, depth: int = 2, is_canceled: Callable[[], bool] | None = None,
-                       on_written: Callable[[Block], None] | None = None) -> None:
+                       on_written: Callable[[Block], None] | None = None) -> dict[str, float]:
     """``write(block, compute(block, read(block)))`` for every block, the three stages overlapped.
 
     Parameters
@@ -93,6 +105,12 @@ def run_block_pipeline(blocks: Iterable[Block], read: Callable[[Block], Any],
     on_written : callable, optional
         Called in the caller's thread with each block once written (progress).
 
+    Returns
+    -------
+    dict
+        CPU seconds spent in each stage, "read", "compute" and "write" (summed over its threads):
+        where the time goes.
+
     Raises
     ------
     BaseException
@@ -104,7 +122,7 @@ def run_block_pipeline(blocks: Iterable[Block], read: Callable[[Block], Any],
 
     def reader() -> None:
         for block in blocks:
-            if not stages.put(stages.to_compute, (block, read(block))):
+            if not stages.put(stages.to_compute, (block, stages.timed("read", read, block))):
                 return
         for _ in range(workers):
             stages.put(stages.to_compute, _END)
@@ -112,7 +130,7 @@ def run_block_pipeline(blocks: Iterable[Block], read: Callable[[Block], Any],
     def computer() -> None:
         while (item := stages.get(stages.to_compute)) is not _END:
             block, data = item
-            if not stages.put(stages.to_write, (block, compute(block, data))):
+            if not stages.put(stages.to_write, (block, stages.timed("compute", compute, block, data))):
                 return
         stages.put(stages.to_write, _END)
 
@@ -126,7 +144,7 @@ def run_block_pipeline(blocks: Iterable[Block], read: Callable[[Block], Any],
                 ended += 1
                 continue
             block, result = item
-            write(block, result)
+            stages.timed("write", write, block, result)
             stages.written.put(block)
 
     threads = [threading.Thread(target=stages.guarded(reader), name="lcnn-read", daemon=True)]
@@ -148,6 +166,7 @@ def run_block_pipeline(blocks: Iterable[Block], read: Callable[[Block], Any],
         if stages.errors:
             raise stages.errors[0]
         report()
+        return dict(stages.cpu_seconds)
     finally:
         stages.stop.set()
         for thread in threads:
