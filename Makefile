@@ -37,6 +37,7 @@ demo: setup package
 	$(PY) scripts/demo.py
 
 bench: setup package
+	@bash scripts/setup_bench.sh
 	$(PY) -m benchmarks
 
 clean:

@@ -1,15 +1,20 @@
-"""Classification speed and memory, GDAL read and write included (issue 5).
+"""Classification engines against the machine's limit (issue 16), with the peers side by side.
 
-For ``study_mlp`` and the default model (``patch_cnn`` 7 x 7 when the stack is given): the
-worker's ``classify`` job (exactly what ``landcovercnn:classifyimage`` runs) on the sample stack
-(0.3 Mpx) and on a VRT that tiles it to about 100 Mpx; pixels/s of the block loop (read,
-predict, write) and the child's peak resident memory. Side by side: scikit-learn
-RandomForest-200 prediction (in memory, after a GDAL read of the stack) and the study's
-one-``predict``-per-pixel loop on a few thousand pixels.
+For each model family and engine (TensorFlow, ONNX Runtime): FLOPs per pixel of the prediction
+graph (from its layers), the machine's sgemm GFLOP/s measured in the same run, the worker's
+classify job (exactly what ``landcovercnn:classifyimage`` runs: GDAL read, prediction, GeoTIFF
+write, overlapped) on the sample stack (0.3 Mpx) and on a VRT that tiles it to about 100 Mpx,
+that rate as a share of the compute bound, the child's peak memory, and where the time goes (CPU
+microseconds per pixel of reading, predicting and writing). Side by side: scikit-learn
+RandomForest-200 (in memory, after a GDAL read), OTB's ImageClassifier (a random forest trained by
+OTB) where ``otbcli_ImageClassifier`` is installed (``make bench`` installs Debian's otb-bin), and
+the study's one-``predict``-per-pixel loop.
 
-    python -m benchmarks classify [--large-mpx 100] [--models study_mlp,patch_cnn] [--skip-large]
+    python -m benchmarks engine [--large-mpx 100] [--families study_mlp,spectral_cnn,patch_cnn]
+                                [--engines tensorflow,onnxruntime] [--skip-large] [--skip-peers]
 
-Models are trained for a few epochs only: speed does not depend on accuracy.
+Models are trained for a few epochs only: speed does not depend on accuracy. Run it on an idle
+machine: the table is only as good as the machine is quiet.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,7 +34,19 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench_output" / "classify"
+OUT = ROOT / "bench_output" / "engine"
+#: Share of the compute bound each family must reach, GDAL I/O included (issue 16, 2 cores).
+TARGETS = {"study_mlp": 0.60, "patch_cnn": 0.40}
+COLUMNS = {
+    "family / engine": "model family and the engine that ran its prediction graph (ENGINE)",
+    "raster": "the sample stack (0.3 Mpx) or the VRT tiling it (no pixel copied)",
+    "FLOP/px": "multiply-adds x 2 per output pixel of the prediction graph, from its layers",
+    "bound px/s": "the compute bound: sgemm FLOP/s of this machine (all cores) / FLOP per pixel",
+    "px/s": "pixels classified per second by the worker's classify job, GDAL read and write included",
+    "% bound": "px/s as a share of the bound (the target: study_mlp >= 60 %, patch_cnn >= 40 %)",
+    "peak MiB": "peak resident memory of the worker process (model, engine and blocks)",
+    "read/predict/write": "CPU microseconds per pixel spent reading, predicting, writing (the profile)",
+}
 
 
 def _paths() -> None:
@@ -82,12 +100,13 @@ def train(model_type: str, path: Path, epochs: int) -> Path:
     return path
 
 
-def classify_in_child(raster: str, model: Path, output: Path, memory_mb: int = 256) -> dict[str, Any]:
+def classify_in_child(raster: str, model: Path, output: Path, engine: str, memory_mb: int = 256
+                      ) -> dict[str, Any]:
     """Run the worker's classify job in a child; its result plus the child's peak RSS (MiB)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "build" / "plugins"), TF_CPP_MIN_LOG_LEVEL="2")
     command = [sys.executable, "-m", "landcover_cnn_plugin.worker", "classify", "--raster", raster,
                "--model", str(model), "--output", str(output), "--memory-mb", str(memory_mb),
-               "--progress", "jsonl"]
+               "--engine", engine, "--progress", "jsonl"]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
@@ -154,16 +173,131 @@ def random_forest_pixels_per_second() -> tuple[float, float]:
     return len(features) / (time.perf_counter() - started), fit_seconds
 
 
+def sgemm_gflops(seconds: float = 3.0, n: int = 2048) -> float:
+    """The machine's float32 matrix-product rate (numpy's BLAS on every core), best of ``seconds``."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
+    best = 0.0
+    with threadpool_limits(limits=os.cpu_count(), user_api="blas"):
+        a @ b
+        stop = time.perf_counter() + seconds
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            a @ b
+            best = max(best, 2.0 * n ** 3 / (time.perf_counter() - started) / 1e9)
+    return best
+
+
+def flops_per_pixel(model_path: Path) -> int:
+    """Multiply-adds x 2 per output pixel of the model's prediction graph, from its layers.
+
+    Dense: 2 in out per position; Conv1D: 2 k c_in c_out per position along the bands; Conv2D
+    (fully convolutional: one position per pixel): 2 kh kw c_in c_out; pooling: its window per
+    channel. Activations, softmax and batch normalisation (folded) are not counted.
+    """
+    import keras
+
+    from landcover_cnn_plugin.core.model_file import load_model_file
+
+    loaded = load_model_file(model_path)
+    graph = loaded.family.prediction_graph(loaded.network, loaded.patch_size)
+    total = 0
+    for layer in graph.network.layers:
+        # per pixel: the positions along the bands; fully convolutional: one per output pixel
+        # (shared layers report the shapes of their first, per-patch call)
+        positions = math.prod(d for d in layer.output.shape[1:-1] if d) if graph.per_pixel else 1
+        if isinstance(layer, keras.layers.Dense | keras.layers.Conv1D | keras.layers.Conv2D):
+            kernel = layer.kernel.shape
+            total += 2 * math.prod(kernel) * positions
+        elif isinstance(layer, keras.layers.AveragePooling2D | keras.layers.MaxPooling2D):
+            total += math.prod(layer.pool_size) * int(layer.output.shape[-1]) * positions
+    return int(total)
+
+
+def otb_pixels_per_second(stack: str, folder: Path) -> float | None:
+    """OTB's ImageClassifier (a random forest of 100 trees trained by TrainImagesClassifier on the
+    OSM polygons) on the sample stack, wall pixels/s; None where OTB is not installed."""
+    if not shutil.which("otbcli_ImageClassifier") or not shutil.which("otbcli_TrainImagesClassifier"):
+        return None
+    from osgeo import gdal
+
+    from lcnn_testing import SAMPLE_DIR
+
+    model = folder / "otb_rf.model"
+    env = dict(os.environ, OTB_MAX_RAM_HINT="256")
+    subprocess.run(["otbcli_TrainImagesClassifier", "-io.il", stack, "-io.vd",
+                    str(SAMPLE_DIR / "osm_landuse_water.gpkg"), "-sample.vfn", "code", "-classifier", "rf",
+                    "-classifier.rf.nbtrees", "100", "-rand", "42", "-io.out", str(model)],
+                   check=True, capture_output=True, env=env)
+    started = time.perf_counter()
+    subprocess.run(["otbcli_ImageClassifier", "-in", stack, "-model", str(model), "-out",
+                    str(folder / "otb_map.tif"), "uint16"], check=True, capture_output=True, env=env)
+    seconds = time.perf_counter() - started
+    dataset = gdal.Open(stack)
+    return dataset.RasterXSize * dataset.RasterYSize / seconds
+
+
+def engine_rows(family: str, model_path: Path, engines: list[str], rasters: list[tuple[str, str]],
+                bound: float, flops: int) -> list[dict[str, Any]]:
+    """One row per engine and raster for a family."""
+    rows = []
+    for engine in engines:
+        for label, raster in rasters:
+            with tempfile.TemporaryDirectory(dir=OUT) as folder:
+                result = classify_in_child(raster, model_path, Path(folder) / "map.tif", engine)
+            pixels = result["width"] * result["height"]
+            stages = result["stage_cpu_seconds"]
+            rows.append({"family": family, "engine": result["engine"], "raster": label,
+                         "mpx": pixels / 1e6, "flops": flops, "bound": bound,
+                         "rate": result["pixels_per_second"], "share": result["pixels_per_second"] / bound,
+                         "peak": result["peak_rss_mib"], "threads": result["predictor_threads"],
+                         "profile": [1e6 * stages[s] / pixels for s in ("read", "compute", "write")]})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def _format(rows: list[dict[str, Any]], peers: list[tuple[str, str, float | None]]) -> str:
+    header = ("family / engine", "raster", "FLOP/px", "bound px/s", "px/s", "% bound", "target",
+              "peak MiB", "read/predict/write")
+    lines = []
+    for row in rows:
+        target = TARGETS.get(row["family"])
+        verdict = "-" if target is None else ("met" if row["share"] >= target else "MISSED")
+        lines.append((f"{row['family']} / {row['engine']}", f"{row['raster']} ({row['mpx']:.1f} Mpx)",
+                      f"{row['flops']:,}", f"{row['bound']:,.0f}", f"{row['rate']:,.0f}",
+                      f"{100 * row['share']:.0f} %", verdict, f"{row['peak']:,.0f}",
+                      " / ".join(f"{v:.2f}" for v in row["profile"]) + " us"))
+    for name, raster, rate in peers:
+        lines.append((name, raster, "-", "-", "not installed" if rate is None else f"{rate:,.0f}",
+                      "-", "-", "-", "-"))
+    widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(len(header))]
+    return "\n".join("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True))
+                     for r in [header, *lines])
+
+
+def memory_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """Peak memory on the large raster against the sample stack, per family and engine."""
+    notes = []
+    for key in sorted({(r["family"], r["engine"]) for r in rows}):
+        peaks = sorted((r["mpx"], r["peak"]) for r in rows if (r["family"], r["engine"]) == key)
+        if len(peaks) > 1:
+            (small_mpx, small), (large_mpx, large) = peaks[0], peaks[-1]
+            notes.append(f"{key[0]} / {key[1]}: peak {small:,.0f} MiB at {small_mpx:.1f} Mpx, "
+                         f"{large:,.0f} MiB at {large_mpx:.1f} Mpx "
+                         f"({'flat' if large <= 1.25 * small else 'GROWS'})")
+    return notes
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks classify", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks engine", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large-mpx", type=float, default=100.0, help="size of the tiled VRT (Mpx)")
-    parser.add_argument("--models", default="study_mlp,patch_cnn",
-                        help="comma-separated model types (default: study_mlp and patch_cnn, the model "
-                             "trainmodel picks when it gets the stack)")
-    parser.add_argument("--large-models", default="study_mlp",
-                        help="models also run on the large VRT (default study_mlp; 'all' for every one)")
+    parser.add_argument("--families", default="study_mlp,spectral_cnn,patch_cnn", help="comma-separated")
+    parser.add_argument("--engines", default="tensorflow,onnxruntime", help="comma-separated")
     parser.add_argument("--skip-large", action="store_true", help="only the 0.3 Mpx stack")
-    parser.add_argument("--skip-baselines", action="store_true", help="no RandomForest / per-pixel loop")
+    parser.add_argument("--skip-peers", action="store_true", help="no RandomForest / OTB / per-pixel loop")
     parser.add_argument("--epochs", type=int, default=3, help="training epochs of the benchmark models")
     args = parser.parse_args(argv)
     _paths()
@@ -171,38 +305,36 @@ def main(argv: list[str] | None = None) -> int:
 
     OUT.mkdir(parents=True, exist_ok=True)
     stack = str(reference_stack())
-    large = OUT / "tiled_stack.vrt"
-    large_w, large_h = tiled_vrt(stack, large, args.large_mpx)
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    large_models = models if args.large_models == "all" else args.large_models.split(",")
+    rasters = [("sample stack", stack)]
+    if not args.skip_large:
+        tiled_vrt(stack, OUT / "tiled_stack.vrt", args.large_mpx)
+        rasters.append(("tiled VRT", str(OUT / "tiled_stack.vrt")))
+    gflops = sgemm_gflops()
+    print(f"sgemm: {gflops:.1f} GFLOP/s (float32, {os.cpu_count()} cores)", flush=True)
     rows = []
-    for model_type in models:
-        model_path = train(model_type, OUT / f"{model_type}.lcnn", args.epochs)
-        sizes = [("sample stack", stack)]
-        if not args.skip_large and model_type in large_models:
-            sizes.append((f"tiled VRT {large_w}x{large_h}", str(large)))
-        for label, raster in sizes:
-            with tempfile.TemporaryDirectory(dir=OUT) as folder:
-                result = classify_in_child(raster, model_path, Path(folder) / "map.tif")
-            mpx = result["width"] * result["height"] / 1e6
-            rows.append((f"{model_type} classify (GDAL I/O incl.)", label, f"{mpx:.1f}",
-                         f"{result['pixels_per_second']:,.0f}", f"{result['peak_rss_mib']:,.0f}",
-                         f"{result['seconds']:.1f}"))
-            print(rows[-1], flush=True)
-    if not args.skip_baselines:
+    for family in [f.strip() for f in args.families.split(",") if f.strip()]:
+        model_path = train(family, OUT / f"{family}.lcnn", args.epochs)
+        flops = flops_per_pixel(model_path)
+        rows += engine_rows(family, model_path, [e.strip() for e in args.engines.split(",") if e.strip()],
+                            rasters, gflops * 1e9 / flops, flops)
+    peers: list[tuple[str, str, float | None]] = []
+    if not args.skip_peers:
         rf, fit_s = random_forest_pixels_per_second()
-        rows.append(("RandomForest-200 predict (read incl.)", "sample stack", "0.3", f"{rf:,.0f}", "-",
-                     f"fit {fit_s:.0f}"))
-        loop = study_loop_pixels_per_second(OUT / f"{models[0]}.lcnn")
-        rows.append((f"study loop: predict per pixel ({models[0]})", "2000 px", "0.002", f"{loop:,.1f}",
-                     "-", "-"))
-    header = ("method", "raster", "Mpx", "pixels/s", "peak RSS MiB", "seconds")
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+        peers.append((f"RandomForest-200 (scikit-learn, fit {fit_s:.0f} s)", "sample stack, in memory", rf))
+        with tempfile.TemporaryDirectory(dir=OUT) as folder:
+            peers.append(("OTB ImageClassifier (random forest)", "sample stack, GDAL I/O incl.",
+                          otb_pixels_per_second(stack, Path(folder))))
+        study = OUT / "study_mlp.lcnn"
+        loop = study_loop_pixels_per_second(study) if study.exists() else None
+        peers.append(("study loop: predict per pixel (study_mlp)", "2000 px", loop))
     print()
-    for row in [header, *rows]:
-        print("  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w)
-                        for i, (v, w) in enumerate(zip(row, widths, strict=True))))
-    print(f"\ncores: {os.cpu_count()}; peak RSS = the classify worker child (model load included)")
+    print(_format(rows, peers))
+    print(f"\nsgemm {gflops:.1f} GFLOP/s measured in this run; {os.cpu_count()} cores.")
+    for note in memory_notes(rows):
+        print(note)
+    print("\nColumns:")
+    for name, text in COLUMNS.items():
+        print(f"  {name}: {text}")
     return 0
 
 

@@ -5,9 +5,9 @@
 * ``onnxruntime``: ONNX Runtime on the prediction graph stored in the model file (format 3,
   ``model.onnx``); needs only ``onnxruntime`` besides NumPy and GDAL. TensorFlow is never imported.
 * ``auto``: ONNX Runtime when it is installed and the model file holds the graph, else TensorFlow.
-  ``benchmarks/bench_engine.py`` measures both on every family (ONNX Runtime was faster per CPU
-  second on every family in the measurements of issue 16: 1.2x study_mlp, 1.7x patch_cnn, 2x
-  spectral_cnn), which is why it comes first.
+  ``benchmarks/bench_engine.py`` measures both on every family; ONNX Runtime used less CPU time
+  per pixel than TensorFlow on every family in the measurements made for issue 16, which is why it
+  comes first.
 
 Both engines take the same inputs (``LoadedModel.network_inputs``: derived channels, z-score, nodata
 0), so everything around the graph (gathering valid pixels, strips, argmax, outputs) is shared; an
