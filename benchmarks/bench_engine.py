@@ -4,8 +4,8 @@ For each model family and engine (TensorFlow, ONNX Runtime): FLOPs per pixel of 
 graph (from its layers), the machine's sgemm GFLOP/s measured in the same run, the worker's
 classify job (exactly what ``landcovercnn:classifyimage`` runs: GDAL read, prediction, GeoTIFF
 write, overlapped) on the sample stack (0.3 Mpx) and on a VRT that tiles it to about 100 Mpx,
-that rate as a share of the compute bound, the child's peak memory, and where the time goes (CPU
-microseconds per pixel of reading, predicting and writing). Side by side: scikit-learn
+that rate as a share of the compute bound, the child's peak memory, and where the time goes
+(microseconds per pixel that reading, predicting and writing were busy). Side by side: scikit-learn
 RandomForest-200 (in memory, after a GDAL read), OTB's ImageClassifier (a random forest trained by
 OTB) where ``otbcli_ImageClassifier`` is installed (``make bench`` installs Debian's otb-bin), and
 the study's one-``predict``-per-pixel loop.
@@ -45,7 +45,8 @@ COLUMNS = {
     "px/s": "pixels classified per second by the worker's classify job, GDAL read and write included",
     "% bound": "px/s as a share of the bound (the target: study_mlp >= 60 %, patch_cnn >= 40 %)",
     "peak MiB": "peak resident memory of the worker process (model, engine and blocks)",
-    "read/predict/write": "CPU microseconds per pixel spent reading, predicting, writing (the profile)",
+    "read/predict/write": "microseconds per pixel each stage was busy, summed over its threads (the "
+                          "profile: predicting on 2 threads at once counts twice)",
 }
 
 
@@ -100,6 +101,22 @@ def train(model_type: str, path: Path, epochs: int) -> Path:
     return path
 
 
+def _high_water_kib(pid: int) -> int:
+    """Peak resident memory of a running process since its exec (VmHWM, KiB; 0 once it is gone).
+
+    Not ``wait4``'s ru_maxrss: Linux keeps that across exec, so a child forked from this process
+    (which holds TensorFlow) would report this process's size.
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
 def classify_in_child(raster: str, model: Path, output: Path, engine: str, memory_mb: int = 256
                       ) -> dict[str, Any]:
     """Run the worker's classify job in a child; its result plus the child's peak RSS (MiB)."""
@@ -110,13 +127,15 @@ def classify_in_child(raster: str, model: Path, output: Path, engine: str, memor
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
-        _, _, usage = os.wait4(proc.pid, 0)  # this child's own rusage: its peak RSS
-        proc.returncode = 0
+        peak_kib = 0
+        while proc.poll() is None:
+            peak_kib = max(peak_kib, _high_water_kib(proc.pid))
+            time.sleep(0.05)
         wall = time.perf_counter() - started
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-    peak_mib = usage.ru_maxrss / 1024
+    peak_mib = peak_kib / 1024
     result = None
     for line in stdout.splitlines():
         if line.startswith("{"):
@@ -248,7 +267,7 @@ def engine_rows(family: str, model_path: Path, engines: list[str], rasters: list
             with tempfile.TemporaryDirectory(dir=OUT) as folder:
                 result = classify_in_child(raster, model_path, Path(folder) / "map.tif", engine)
             pixels = result["width"] * result["height"]
-            stages = result["stage_cpu_seconds"]
+            stages = result["stage_seconds"]
             rows.append({"family": family, "engine": result["engine"], "raster": label,
                          "mpx": pixels / 1e6, "flops": flops, "bound": bound,
                          "rate": result["pixels_per_second"], "share": result["pixels_per_second"] / bound,

@@ -138,7 +138,8 @@ def classify_raster(raster: str, model: BlockModel, output: str, confidence: str
     -------
     dict
         Output paths, ``width``, ``height``, ``n_blocks``, ``block_size``, ``predictor_threads``,
-        ``stage_cpu_seconds`` (CPU seconds of reading, predicting and writing: where the time goes),
+        ``stage_seconds`` (seconds spent reading, predicting and writing, summed over each stage's
+        threads: where the time goes),
         ``valid_pixels``, ``class_pixels`` {code: count}, ``seconds``, ``pixels_per_second``.
     """
     reporter = reporter or NullReporter()
@@ -241,7 +242,7 @@ def classify_raster(raster: str, model: BlockModel, output: str, confidence: str
         probabilities or "", "style": qml, "width": width, "height": height,
         "n_blocks": len(blocks), "block_size": [block_w, block_h], "halo": halo,
         "predictor_threads": workers,
-        "stage_cpu_seconds": {stage: round(value, 3) for stage, value in stage_seconds.items()},
+        "stage_seconds": {stage: round(value, 3) for stage, value in stage_seconds.items()},
         "valid_pixels": valid_total,
         "class_pixels": {str(int(c)): int(n) for c, n in zip(codes, counts, strict=True)},
         "seconds": round(seconds, 3),

@@ -13,7 +13,8 @@ GDAL's Python bindings release the GIL in every wrapped call (SWIG ``-threads``)
 computing and writing overlap. A GDAL dataset is never used by two threads. At most
 ``2 * depth + workers + 2`` blocks are alive at once, whatever the raster size: memory stays flat.
 The calling thread polls for cancel, reports each written block and re-raises the first error of
-any stage; every thread is stopped and joined before :func:`run_block_pipeline` returns or raises.
+any stage; every thread is stopped and joined before :func:`run_block_pipeline` returns (the
+seconds each stage was busy) or raises.
 """
 
 from __future__ import annotations
@@ -41,17 +42,19 @@ class _Stages:
         self.to_compute: queue.Queue = queue.Queue(maxsize=depth)
         self.to_write: queue.Queue = queue.Queue(maxsize=depth)
         self.written: queue.Queue = queue.Queue()
-        self.cpu_seconds = {"read": 0.0, "compute": 0.0, "write": 0.0}
+        self.busy_seconds = {"read": 0.0, "compute": 0.0, "write": 0.0}
         self.lock = threading.Lock()
 
     def timed(self, stage: str, work: Callable[..., Any], *args: Any) -> Any:
-        """``work(*args)``, its CPU time (this thread's) added to the stage's."""
-        started = time.thread_time()
+        """``work(*args)``, the time it took added to the stage's busy seconds.
+
+        Wall time, not this thread's CPU time: an engine may work in threads of its own."""
+        started = time.perf_counter()
         try:
             return work(*args)
         finally:
             with self.lock:
-                self.cpu_seconds[stage] += time.thread_time() - started
+                self.busy_seconds[stage] += time.perf_counter() - started
 
     def put(self, target: queue.Queue, item: Any) -> bool:
         """Put ``item`` unless the run stops first (False)."""
@@ -108,8 +111,8 @@ def run_block_pipeline(blocks: Iterable[Block], read: Callable[[Block], Any],
     Returns
     -------
     dict
-        CPU seconds spent in each stage, "read", "compute" and "write" (summed over its threads):
-        where the time goes.
+        Seconds each stage was busy, "read", "compute" and "write" (summed over its threads, so
+        "compute" may exceed the run's duration): where the time goes.
 
     Raises
     ------
@@ -166,7 +169,7 @@ def run_block_pipeline(blocks: Iterable[Block], read: Callable[[Block], Any],
         if stages.errors:
             raise stages.errors[0]
         report()
-        return dict(stages.cpu_seconds)
+        return dict(stages.busy_seconds)
     finally:
         stages.stop.set()
         for thread in threads:
