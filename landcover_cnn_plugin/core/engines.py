@@ -36,8 +36,15 @@ ONNXRUNTIME = "onnxruntime"
 ENGINES = (AUTO_ENGINE, TENSORFLOW, ONNXRUNTIME)
 #: What "auto" tries, fastest first (see the module docstring).
 AUTO_PREFERENCE = (ONNXRUNTIME, TENSORFLOW)
-#: Distribution packages an engine needs (besides NumPy and GDAL).
+#: Python modules an engine needs (besides NumPy and GDAL), and what installs them.
 ENGINE_PACKAGES = {TENSORFLOW: ("tensorflow", "keras"), ONNXRUNTIME: ("onnxruntime",)}
+PIP_NAMES = {TENSORFLOW: "tensorflow-cpu keras", ONNXRUNTIME: "onnxruntime"}
+#: Rows per call of a per-pixel graph: TensorFlow (about 60 MiB of study_mlp activations) and ONNX
+#: Runtime (4096 keeps them in the caches; larger calls were slower in issue 16's measurements).
+TENSORFLOW_BATCH_ROWS, ONNX_BATCH_ROWS = 16_384, 4096
+#: Output pixels per call of a fully convolutional graph under ONNX Runtime (about 64 MiB of
+#: activations; TensorFlow takes ``models.patch.MAX_PIXELS``).
+ONNX_STRIP_PIXELS = 65_536
 #: Maximum difference of class probabilities between the two engines (checked when a model file is
 #: saved, and by the tests).
 ENGINE_TOLERANCE = 1e-5
@@ -148,7 +155,7 @@ def choose_engine(requested: str, graph_problem: str | None, model_path: str,
         packages = " and ".join(ENGINE_PACKAGES[requested])
         raise UserInputError(
             f"ENGINE {requested} needs {packages}, which the worker's Python lacks: install it "
-            f"(pip install {' '.join(ENGINE_PACKAGES[requested])}), or choose ENGINE "
+            f"(pip install {PIP_NAMES[requested]}), or choose ENGINE "
             f"{'tensorflow' if requested == ONNXRUNTIME else 'onnxruntime'} or auto.", "ENGINE")
     if requested == ONNXRUNTIME and graph_problem:
         raise UserInputError(
@@ -165,7 +172,7 @@ def tensorflow_runner(family: Any, network: Any, patch_size: int) -> GraphRunner
 
     graph = family.prediction_graph(network, patch_size)
     return GraphRunner(family.graph_runner(graph), graph.per_pixel, graph.halo, TENSORFLOW,
-                       batch_rows=16384, strip_pixels=MAX_PIXELS, threads=1)
+                       batch_rows=TENSORFLOW_BATCH_ROWS, strip_pixels=MAX_PIXELS, threads=1)
 
 
 def onnx_session(graph: bytes, threads: int = 1) -> Any:
@@ -197,8 +204,7 @@ def onnxruntime_runner(session: Any, per_pixel: bool, halo: int, threads: int | 
     shared by ``threads`` predictor threads (default: one per core), each call on one core
     (``InferenceSession.run`` is thread-safe).
 
-    4096 rows per call for per-pixel graphs and strips of 65,536 output pixels keep the activations
-    in the caches (measured in issue 16: larger calls were slower).
+    :data:`ONNX_BATCH_ROWS` rows per call of per-pixel graphs, strips of :data:`ONNX_STRIP_PIXELS`.
     """
     from .models.base import ONNX_OUTPUT
 
@@ -207,5 +213,6 @@ def onnxruntime_runner(session: Any, per_pixel: bool, halo: int, threads: int | 
     def run(inputs: np.ndarray) -> np.ndarray:
         return session.run([ONNX_OUTPUT], {input_name: np.ascontiguousarray(inputs, dtype=np.float32)})[0]
 
-    return GraphRunner(run, per_pixel, halo, ONNXRUNTIME, batch_rows=4096, strip_pixels=65_536,
+    return GraphRunner(run, per_pixel, halo, ONNXRUNTIME, batch_rows=ONNX_BATCH_ROWS,
+                       strip_pixels=ONNX_STRIP_PIXELS,
                        threads=cpu_cores() if threads is None else max(1, int(threads)))
