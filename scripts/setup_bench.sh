@@ -4,10 +4,13 @@
 # without the package in its sources still runs the benchmark (the row says "not installed").
 set -euo pipefail
 
-if dpkg-query -W -f='${Status}' otb-bin 2>/dev/null | grep -q "install ok installed"; then
+# (the outputs are read whole first: grep -q closing a pipe early fails the pipe under pipefail)
+status=$(dpkg-query -W -f='${Status}' otb-bin 2>/dev/null || true)
+if [[ "$status" == *"install ok installed"* ]]; then
   exit 0
 fi
-if ! apt-cache policy otb-bin 2>/dev/null | grep -q "Candidate: [0-9]"; then
+policy=$(apt-cache policy otb-bin 2>/dev/null || true)
+if ! [[ "$policy" =~ Candidate:\ [0-9] ]]; then
   echo "setup_bench: otb-bin is not in the package sources; the OTB row will say 'not installed'"
   exit 0
 fi
