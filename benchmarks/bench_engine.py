@@ -35,6 +35,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench_output" / "engine"
+#: The stages of a classification, as its result names them (``stage_seconds``).
+STAGES = ("read", "compute", "write", "close")
 #: Share of the compute bound each family must reach, GDAL I/O included (issue 16, 2 cores).
 TARGETS = {"study_mlp": 0.60, "patch_cnn": 0.40}
 COLUMNS = {
@@ -45,8 +47,9 @@ COLUMNS = {
     "px/s": "pixels classified per second by the worker's classify job, GDAL read and write included",
     "% bound": "px/s as a share of the bound (the target: study_mlp >= 60 %, patch_cnn >= 40 %)",
     "peak MiB": "peak resident memory of the worker process (model, engine and blocks)",
-    "read/predict/write": "microseconds per pixel each stage was busy, summed over its threads (the "
-                          "profile: predicting on 2 threads at once counts twice)",
+    "read/predict/write/close": "microseconds per pixel each stage was busy, summed over its threads "
+                                "(the profile: predicting on 2 threads at once counts twice); close: "
+                                "GDAL encoding what its cache still holds",
 }
 
 
@@ -272,14 +275,14 @@ def engine_rows(family: str, model_path: Path, engines: list[str], rasters: list
                          "mpx": pixels / 1e6, "flops": flops, "bound": bound,
                          "rate": result["pixels_per_second"], "share": result["pixels_per_second"] / bound,
                          "peak": result["peak_rss_mib"], "threads": result["predictor_threads"],
-                         "profile": [1e6 * stages[s] / pixels for s in ("read", "compute", "write")]})
+                         "profile": [1e6 * stages[stage] / pixels for stage in STAGES]})
             print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
 def _format(rows: list[dict[str, Any]], peers: list[tuple[str, str, float | None]]) -> str:
     header = ("family / engine", "raster", "FLOP/px", "bound px/s", "px/s", "% bound", "target",
-              "peak MiB", "read/predict/write")
+              "peak MiB", "read/predict/write/close")
     lines = []
     for row in rows:
         target = TARGETS.get(row["family"])

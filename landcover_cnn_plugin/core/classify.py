@@ -139,7 +139,8 @@ def classify_raster(raster: str, model: BlockModel, output: str, confidence: str
     dict
         Output paths, ``width``, ``height``, ``n_blocks``, ``block_size``, ``predictor_threads``,
         ``stage_seconds`` (seconds spent reading, predicting and writing, summed over each stage's
-        threads: where the time goes),
+        threads, and closing the outputs, when GDAL encodes what its cache still holds: where the
+        time goes),
         ``valid_pixels``, ``class_pixels`` {code: count}, ``seconds``, ``pixels_per_second``.
     """
     reporter = reporter or NullReporter()
@@ -177,6 +178,7 @@ def classify_raster(raster: str, model: BlockModel, output: str, confidence: str
     map_type = code_dtype(int(codes.max()))
     counts = np.zeros(n_classes, dtype=np.int64)
     valid_total = 0
+    stage_seconds: dict[str, float] = {}
     workdir = tempfile.mkdtemp(prefix="lcnn-classify-")
     outs: dict[str, Any] = {}  # the only references to the open outputs: closed before renaming
     try:
@@ -221,7 +223,7 @@ def classify_raster(raster: str, model: BlockModel, output: str, confidence: str
                     written += 1
                     reporter.progress(100.0 * written / max(1, len(blocks)))
 
-                stage_seconds = run_block_pipeline(blocks, read, predict, write, workers=workers,
+                stage_seconds |= run_block_pipeline(blocks, read, predict, write, workers=workers,
                                                    depth=QUEUE_DEPTH, is_canceled=is_canceled,
                                                    on_written=block_written)
                 if valid_total == 0:  # an all-nodata map helps nobody: refuse, partial files go
@@ -231,7 +233,9 @@ def classify_raster(raster: str, model: BlockModel, output: str, confidence: str
                         "nothing can be classified; choose a raster with data (check its nodata value)"
                         f"{' and a mask that covers it' if mask else ''}.", "INPUT")
             finally:
+                closing = time.perf_counter()
                 outs.clear()  # closes (and on success flushes) every GDAL dataset
+                stage_seconds["close"] = time.perf_counter() - closing
             qml = write_paletted_qml(qml_path_for(output), legend.codes, legend.names, legend.colors)
     finally:
         outs.clear()
