@@ -10,11 +10,15 @@ RandomForest-200 (in memory, after a GDAL read), OTB's ImageClassifier (a random
 OTB) where ``otbcli_ImageClassifier`` is installed (``make bench`` installs Debian's otb-bin), and
 the study's one-``predict``-per-pixel loop.
 
-    python -m benchmarks engine [--large-mpx 100] [--families study_mlp,spectral_cnn,patch_cnn]
+    python -m benchmarks engine [--large-mpx 100] [--families study_mlp,patch_cnn]
                                 [--engines tensorflow,onnxruntime] [--skip-large] [--skip-peers]
+                                [--quick] [--work DIR]
 
-Models are trained for a few epochs only: speed does not depend on accuracy. Run it on an idle
-machine: the table is only as good as the machine is quiet.
+Models are trained for a few epochs only: speed does not depend on accuracy. Everything (models,
+the VRT, maps) goes to a temporary folder (or ``--work``), never into the checkout. ``--quick``
+(``make bench-quick``): one epoch, a 4 Mpx VRT instead of 100, a smoke run of every row. Run it on
+an idle machine: the table is only as good as the machine is quiet, and it prints the load average
+before and after so that a table measured on a busy machine says so.
 """
 
 from __future__ import annotations
@@ -33,8 +37,7 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench_output" / "engine"
+QUICK_LARGE_MPX, QUICK_EPOCHS = 4.0, 1
 #: The stages of a classification, as its result names them (``stage_seconds``).
 STAGES = ("read", "compute", "write", "close")
 #: Share of the compute bound each family must reach, GDAL I/O included (issue 16, 2 cores).
@@ -51,12 +54,6 @@ COLUMNS = {
                                 "(the profile: predicting on 2 threads at once counts twice); close: "
                                 "GDAL encoding what its cache still holds",
 }
-
-
-def _paths() -> None:
-    for entry in (str(ROOT / "build" / "plugins"), str(ROOT / "tests")):
-        if entry not in sys.path:  # the assembled plugin and the shared test data helpers
-            sys.path.insert(0, entry)
 
 
 def tiled_vrt(source: str, target: Path, megapixels: float) -> tuple[int, int]:
@@ -123,7 +120,7 @@ def _high_water_kib(pid: int) -> int:
 def classify_in_child(raster: str, model: Path, output: Path, engine: str, memory_mb: int = 256
                       ) -> dict[str, Any]:
     """Run the worker's classify job in a child; its result plus the child's peak RSS (MiB)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "build" / "plugins"), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")  # PYTHONPATH (the assembled plugin) inherited
     command = [sys.executable, "-m", "landcover_cnn_plugin.worker", "classify", "--raster", raster,
                "--model", str(model), "--output", str(output), "--memory-mb", str(memory_mb),
                "--engine", engine, "--progress", "jsonl"]
@@ -212,12 +209,13 @@ def sgemm_gflops(seconds: float = 3.0, n: int = 2048) -> float:
     return best
 
 
-def flops_per_pixel(model_path: Path) -> int:
+def flops_per_pixel(model_path: Path) -> int | None:
     """Multiply-adds x 2 per output pixel of the model's prediction graph, from its layers.
 
     Dense: 2 in out per position; Conv1D: 2 k c_in c_out per position along the bands; Conv2D
     (fully convolutional: one position per pixel): 2 kh kw c_in c_out; pooling: its window per
-    channel. Activations, softmax and batch normalisation (folded) are not counted.
+    channel. Activations, softmax and batch normalisation (folded) are not counted. None for a
+    family whose network is not a Keras model (a forest compares, it does not multiply).
     """
     import keras
 
@@ -225,6 +223,8 @@ def flops_per_pixel(model_path: Path) -> int:
 
     loaded = load_model_file(model_path)
     graph = loaded.family.prediction_graph(loaded.network, loaded.patch_size)
+    if not isinstance(graph.network, keras.Model):
+        return None
     total = 0
     for layer in graph.network.layers:
         # per pixel: the positions along the bands; fully convolutional: one per output pixel
@@ -262,18 +262,20 @@ def otb_pixels_per_second(stack: str, folder: Path) -> float | None:
 
 
 def engine_rows(family: str, model_path: Path, engines: list[str], rasters: list[tuple[str, str]],
-                bound: float, flops: int) -> list[dict[str, Any]]:
-    """One row per engine and raster for a family."""
+                gflops: float, flops: int | None, work: Path) -> list[dict[str, Any]]:
+    """One row per engine and raster for a family (bound and share None without FLOPs)."""
     rows = []
+    bound = gflops * 1e9 / flops if flops else None
     for engine in engines:
         for label, raster in rasters:
-            with tempfile.TemporaryDirectory(dir=OUT) as folder:
+            with tempfile.TemporaryDirectory(dir=work) as folder:
                 result = classify_in_child(raster, model_path, Path(folder) / "map.tif", engine)
             pixels = result["width"] * result["height"]
             stages = result["stage_seconds"]
             rows.append({"family": family, "engine": result["engine"], "raster": label,
                          "mpx": pixels / 1e6, "flops": flops, "bound": bound,
-                         "rate": result["pixels_per_second"], "share": result["pixels_per_second"] / bound,
+                         "rate": result["pixels_per_second"],
+                         "share": result["pixels_per_second"] / bound if bound else None,
                          "peak": result["peak_rss_mib"], "threads": result["predictor_threads"],
                          "profile": [1e6 * stages[stage] / pixels for stage in STAGES]})
             print(json.dumps(rows[-1]), flush=True)
@@ -285,11 +287,12 @@ def _format(rows: list[dict[str, Any]], peers: list[tuple[str, str, float | None
               "peak MiB", "read/predict/write/close")
     lines = []
     for row in rows:
-        target = TARGETS.get(row["family"])
-        verdict = "-" if target is None else ("met" if row["share"] >= target else "MISSED")
+        target, share = TARGETS.get(row["family"]), row["share"]
+        verdict = "-" if target is None or share is None else ("met" if share >= target else "MISSED")
         lines.append((f"{row['family']} / {row['engine']}", f"{row['raster']} ({row['mpx']:.1f} Mpx)",
-                      f"{row['flops']:,}", f"{row['bound']:,.0f}", f"{row['rate']:,.0f}",
-                      f"{100 * row['share']:.0f} %", verdict, f"{row['peak']:,.0f}",
+                      "-" if row["flops"] is None else f"{row['flops']:,}",
+                      "-" if row["bound"] is None else f"{row['bound']:,.0f}", f"{row['rate']:,.0f}",
+                      "-" if share is None else f"{100 * share:.0f} %", verdict, f"{row['peak']:,.0f}",
                       " / ".join(f"{v:.2f}" for v in row["profile"]) + " us"))
     for name, raster, rate in peers:
         lines.append((name, raster, "-", "-", "not installed" if rate is None else f"{rate:,.0f}",
@@ -312,51 +315,74 @@ def memory_notes(rows: list[dict[str, Any]]) -> list[str]:
     return notes
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks engine", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--large-mpx", type=float, default=100.0, help="size of the tiled VRT (Mpx)")
-    parser.add_argument("--families", default="study_mlp,spectral_cnn,patch_cnn", help="comma-separated")
-    parser.add_argument("--engines", default="tensorflow,onnxruntime", help="comma-separated")
-    parser.add_argument("--skip-large", action="store_true", help="only the 0.3 Mpx stack")
-    parser.add_argument("--skip-peers", action="store_true", help="no RandomForest / OTB / per-pixel loop")
-    parser.add_argument("--epochs", type=int, default=3, help="training epochs of the benchmark models")
-    args = parser.parse_args(argv)
-    _paths()
+def load_note(when: str) -> str:
+    """The load average and how busy that makes the machine (figures from a busy one are low)."""
+    one, five, fifteen = os.getloadavg()
+    verdict = "idle enough" if five < 0.5 else "LOADED MACHINE: speed figures are low and noisy"
+    return f"load average {when}: {one:.2f} / {five:.2f} / {fifteen:.2f} (1/5/15 min) - {verdict}"
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    """Train, measure and print the table (models, VRT and maps under ``work``)."""
+    from landcover_cnn_plugin.core.models import FAMILIES
     from lcnn_testing import reference_stack
 
-    OUT.mkdir(parents=True, exist_ok=True)
+    print(load_note("at start"), flush=True)
     stack = str(reference_stack())
     rasters = [("sample stack", stack)]
     if not args.skip_large:
-        tiled_vrt(stack, OUT / "tiled_stack.vrt", args.large_mpx)
-        rasters.append(("tiled VRT", str(OUT / "tiled_stack.vrt")))
+        large = QUICK_LARGE_MPX if args.quick else args.large_mpx
+        tiled_vrt(stack, work / "tiled_stack.vrt", large)
+        rasters.append(("tiled VRT", str(work / "tiled_stack.vrt")))
     gflops = sgemm_gflops()
     print(f"sgemm: {gflops:.1f} GFLOP/s (float32, {os.cpu_count()} cores)", flush=True)
+    families = [f.strip() for f in args.families.split(",") if f.strip()] if args.families else list(FAMILIES)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     rows = []
-    for family in [f.strip() for f in args.families.split(",") if f.strip()]:
-        model_path = train(family, OUT / f"{family}.lcnn", args.epochs)
-        flops = flops_per_pixel(model_path)
-        rows += engine_rows(family, model_path, [e.strip() for e in args.engines.split(",") if e.strip()],
-                            rasters, gflops * 1e9 / flops, flops)
+    for family in families:
+        model_path = train(family, work / f"{family}.lcnn", QUICK_EPOCHS if args.quick else args.epochs)
+        rows += engine_rows(family, model_path, engines, rasters, gflops, flops_per_pixel(model_path), work)
     peers: list[tuple[str, str, float | None]] = []
     if not args.skip_peers:
         rf, fit_s = random_forest_pixels_per_second()
         peers.append((f"RandomForest-200 (scikit-learn, fit {fit_s:.0f} s)", "sample stack, in memory", rf))
-        with tempfile.TemporaryDirectory(dir=OUT) as folder:
+        with tempfile.TemporaryDirectory(dir=work) as folder:
             peers.append(("OTB ImageClassifier (random forest)", "sample stack, GDAL I/O incl.",
                           otb_pixels_per_second(stack, Path(folder))))
-        study = OUT / "study_mlp.lcnn"
+        study = work / "study_mlp.lcnn"
         loop = study_loop_pixels_per_second(study) if study.exists() else None
         peers.append(("study loop: predict per pixel (study_mlp)", "2000 px", loop))
     print()
     print(_format(rows, peers))
     print(f"\nsgemm {gflops:.1f} GFLOP/s measured in this run; {os.cpu_count()} cores.")
+    print(load_note("at end"))
     for note in memory_notes(rows):
         print(note)
     print("\nColumns:")
     for name, text in COLUMNS.items():
         print(f"  {name}: {text}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks engine", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--large-mpx", type=float, default=100.0, help="size of the tiled VRT (Mpx)")
+    parser.add_argument("--families", default="", help="comma-separated (default: every family)")
+    parser.add_argument("--engines", default="tensorflow,onnxruntime", help="comma-separated")
+    parser.add_argument("--skip-large", action="store_true", help="only the 0.3 Mpx stack")
+    parser.add_argument("--skip-peers", action="store_true", help="no RandomForest / OTB / per-pixel loop")
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs of the benchmark models")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"{QUICK_EPOCHS} epoch, a {QUICK_LARGE_MPX:g} Mpx VRT: a smoke run")
+    parser.add_argument("--work", type=Path, default=None,
+                        help="keep models, VRT and maps in this folder (default: a temporary one)")
+    args = parser.parse_args(argv)
+    if args.work is not None:
+        args.work.mkdir(parents=True, exist_ok=True)
+        run(args, args.work)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-engine-") as folder:
+            run(args, Path(folder))
     return 0
 
 
