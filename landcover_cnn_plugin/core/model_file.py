@@ -5,10 +5,11 @@ The network's member and format belong to the model family (``core.models``): ``
 (Keras' native format, loaded with ``safe_mode=True``, so no Python code runs from the file) for
 the Keras families. Format 3 adds ``model.onnx``, the family's prediction graph as ONNX, which
 ONNX Runtime runs without TensorFlow (``core.engines``); it is checked against the network when
-the file is written. A family whose network is itself an ONNX graph stores it once, as
-``model.onnx``. :func:`read_model_metadata` needs only the standard library and NumPy (the QGIS
-process uses it to match raster bands to the model's features); :func:`load_model_file` gives a
-``LoadedModel`` (``core.loaded_model``) on the engine asked for. See docs/DESIGN.md for the layout.
+the file is written. A family whose network is itself an ONNX graph (its member ends in
+``.onnx``, ``ModelFamily.network_is_onnx``) stores it once: that member is the graph.
+:func:`read_model_metadata` needs only the standard library and NumPy (the QGIS process uses it to
+match raster bands to the model's features); :func:`load_model_file` gives a ``LoadedModel``
+(``core.loaded_model``) on the engine asked for. See docs/DESIGN.md for the layout.
 """
 
 from __future__ import annotations
@@ -123,20 +124,20 @@ def validate_metadata(metadata: Any, path: str | os.PathLike = "the model file")
         raise _refuse(path, f"it names {len(names)} features (derived: {derived}, {expected} network "
                             f"inputs) but its scaler has {scaler.n_features}.")
     if version >= 3:
-        problem = _onnx_entry_problem(metadata.get("onnx"), patch_size)
+        problem = _onnx_entry_problem(metadata.get("onnx"), patch_size, FAMILIES[model_type].graph_member)
         if problem:
             raise _refuse(path, f"its ONNX entry {problem}.")
     return metadata
 
 
-def _onnx_entry_problem(entry: Any, patch_size: int) -> str | None:
-    """What is wrong with metadata["onnx"] of a format-3 file (None: nothing)."""
+def _onnx_entry_problem(entry: Any, patch_size: int, member: str) -> str | None:
+    """What is wrong with metadata["onnx"] of a format-3 file whose graph is ``member`` (None: nothing)."""
     if not isinstance(entry, dict):
         return "is missing or not an object"
     if "error" in entry:
         return None if isinstance(entry["error"], str) else "has an error that is not text"
-    if entry.get("member") != ONNX_MEMBER or not isinstance(entry.get("per_pixel"), bool):
-        return f"does not name the member {ONNX_MEMBER} and its layout"
+    if entry.get("member") != member or not isinstance(entry.get("per_pixel"), bool):
+        return f"does not name the member {member} and its layout"
     halo = 0 if entry["per_pixel"] else patch_size // 2
     if entry.get("halo") != halo:
         return f"has the halo {entry.get('halo')!r}, not {halo}"
@@ -193,9 +194,10 @@ def read_model_metadata(path: str | os.PathLike) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _refuse(path, f"its metadata.json is not valid JSON ({exc}).") from exc
     validate_metadata(metadata, path)
-    needed = [FAMILIES[metadata["model_type"]].network_member]
+    family = FAMILIES[metadata["model_type"]]
+    needed = [family.network_member]
     if onnx_graph_problem(metadata) is None:
-        needed.append(ONNX_MEMBER)
+        needed.append(family.graph_member)
     for member in needed:
         if member not in members:
             raise _refuse(path, f"it lacks {member}.")
@@ -225,14 +227,14 @@ def save_model_file(path: str | os.PathLike, network: Any, metadata: dict[str, A
     with tempfile.TemporaryDirectory(prefix="lcnn-save-") as folder:
         network_path = os.path.join(folder, family.network_member)
         family.save_network(network, network_path)
-        stored = Path(network_path).read_bytes() if family.network_member == ONNX_MEMBER else None
+        stored = Path(network_path).read_bytes() if family.network_is_onnx else None
         graph, metadata["onnx"] = export_prediction_graph(family, network, metadata, stored)
         validate_metadata(metadata, path)
         text = json.dumps(metadata, indent=1, allow_nan=False)
         with atomic_output(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(METADATA_MEMBER, text)
             archive.write(network_path, family.network_member)
-            if graph is not None and family.network_member != ONNX_MEMBER:
+            if graph is not None and not family.network_is_onnx:
                 archive.writestr(ONNX_MEMBER, graph)
     return os.fspath(path)
 
@@ -251,7 +253,7 @@ def export_prediction_graph(family: ModelFamily, network: Any, metadata: dict[st
                             stored: bytes | None = None) -> tuple[bytes | None, dict[str, Any]]:
     """The family's prediction graph as ONNX and the metadata entry describing it.
 
-    ``stored``: the network's own file when it is an ONNX graph (``network_member == ONNX_MEMBER``).
+    ``stored``: the network's own file when it is an ONNX graph (``family.network_is_onnx``).
 
     The graph runs in ONNX Runtime on :func:`_check_inputs` and must give the probabilities of
     ``family.predict_inputs`` within :data:`~.engines.ENGINE_TOLERANCE` (patch graphs, fully
@@ -274,7 +276,7 @@ def export_prediction_graph(family: ModelFamily, network: Any, metadata: dict[st
         raise
     except Exception as exc:  # the converters raise many types; the file is written without graph
         return None, {"error": f"{type(exc).__name__}: {exc}"}
-    entry = {"member": ONNX_MEMBER, "opset": ONNX_OPSET, "input": ONNX_INPUT, "output": ONNX_OUTPUT,
+    entry = {"member": family.graph_member, "opset": ONNX_OPSET, "input": ONNX_INPUT, "output": ONNX_OUTPUT,
              "per_pixel": graph.per_pixel, "halo": graph.halo, "layout": "NHWC",
              "takes": "network inputs: derived channels added, z-scored, 0 where nodata",
              "sha256": hashlib.sha256(data).hexdigest(), "max_abs_difference": difference,
@@ -340,12 +342,12 @@ def read_onnx_graph(path: str | os.PathLike, metadata: dict[str, Any]) -> bytes:
                              "with this version of the plugin.", "ENGINE")
     try:
         with zipfile.ZipFile(path) as archive:
-            data = archive.read(ONNX_MEMBER)
+            data = archive.read(metadata["onnx"]["member"])
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError) as exc:
         raise _refuse(path, f"its ONNX graph cannot be read ({exc}).") from exc
     if hashlib.sha256(data).hexdigest() != metadata["onnx"]["sha256"]:
-        raise _refuse(path, f"its ONNX graph {ONNX_MEMBER} does not match the digest in its metadata "
-                            "(damaged or replaced).")
+        raise _refuse(path, f"its ONNX graph {metadata['onnx']['member']} does not match the digest in its "
+                            "metadata (damaged or replaced).")
     return data
 
 

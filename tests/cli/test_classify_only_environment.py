@@ -96,6 +96,13 @@ def test_check_reports_onnxruntime_alone(no_tensorflow):
     assert loaded.read_text() == ""
 
 
+def test_check_reports_both_engines_where_both_are_installed():
+    result = _result(_worker(worker_environment(), "check"))
+    assert result["engines"] == "tensorflow, onnxruntime" and result["auto_engine"] == "onnxruntime"
+    assert result["tensorflow_version"] and result["onnxruntime_version"]
+    assert "onnxruntime:CPUExecutionProvider" in result["devices"]
+
+
 def _classify(env: dict[str, str], folder: Path, engine: str, raster: str | None = None
               ) -> tuple[dict, np.ndarray, np.ndarray]:
     """The classify job on the sample stack: its result, class map and probabilities."""
