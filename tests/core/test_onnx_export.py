@@ -14,6 +14,7 @@ from osgeo import gdal
 
 from landcover_cnn_plugin.core.engines import ENGINE_TOLERANCE, ONNXRUNTIME, TENSORFLOW
 from landcover_cnn_plugin.core.errors import UserInputError
+from landcover_cnn_plugin.core.indices import add_derived
 from landcover_cnn_plugin.core.model_file import load_model_file, read_model_metadata
 from landcover_cnn_plugin.core.models import FAMILIES
 from landcover_cnn_plugin.core.onnx_export import (
@@ -70,6 +71,38 @@ def test_plain_export_round_trips_its_metadata_and_runs_like_the_engine(model, t
     inputs = np.random.default_rng(2).standard_normal(shape).astype(np.float32)
     np.testing.assert_array_equal(session.run(None, {session.get_inputs()[0].name: inputs})[0],
                                   loaded.run_graph(inputs))
+
+
+def test_plain_export_applied_from_its_metadata_alone_gives_the_plugins_probabilities(model, tmp_path):
+    """A user without the plugin: the raw block of the sample stack, the rules written in the file
+    (bands in ``band_names`` order, derived channels, ``scaler_mean``/``scaler_std``, 0 for a nodata
+    pixel, the halo), ONNX Runtime -> the TensorFlow engine's probabilities within 1e-5."""
+    path, _ = model
+    out = tmp_path / "model.onnx"
+    export_model(str(path), str(out), PLAIN)
+    session = _session(out)
+    written = _properties(session)
+    h, rows, cols = written["halo"], 40, 56
+    row, col = TILE_AT
+    raw = gdal.Open(str(reference_stack())).ReadAsArray(col - h, row - h, cols + 2 * h, rows + 2 * h)
+    raw = raw.astype(np.float32)
+    valid = np.ones(raw.shape[1:], dtype=bool)
+    valid[h + 5, h + 7] = valid[h + 20, h + 30] = valid[0, 0] = False  # nodata pixels, a halo one
+    x = np.moveaxis(raw, 0, -1)  # channels last, bands in band_names order (the stack's own)
+    if written["derived_features"] != "none":
+        x = add_derived(x, written["derived_features"])
+    x = (x - np.float32(written["scaler_mean"])) / np.float32(written["scaler_std"])
+    x[~valid] = 0.0
+    name = session.get_inputs()[0].name
+    if written["per_pixel"]:
+        got = session.run(None, {name: x.reshape(-1, x.shape[-1])})[0].reshape(rows, cols, -1)
+    else:
+        got = session.run(None, {name: x[None]})[0][0]
+    expected = load_model_file(path, TENSORFLOW).predict_block(raw, valid)
+    inside = valid[h:h + rows, h:h + cols]
+    np.testing.assert_allclose(np.moveaxis(got, -1, 0)[:, inside], expected[:, inside],
+                               atol=ENGINE_TOLERANCE, rtol=0)
+    assert not expected[:, ~inside].any()  # the plugin gives a nodata pixel no class
 
 
 def _deepness_reads(path) -> dict:
