@@ -42,7 +42,7 @@ bench: setup package
 	@bash scripts/setup_bench.sh
 	$(BENCH_PATH) $(PY) -m benchmarks
 
-# A smoke run of the engine benchmark (one epoch, a 4 Mpx mosaic): every row, minutes not hours.
+# A smoke run of the engine benchmark (one epoch, a 1.2 Mpx mosaic): every row, minutes not hours.
 bench-quick: setup package
 	$(BENCH_PATH) $(PY) -m benchmarks engine --quick
 

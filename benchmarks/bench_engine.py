@@ -16,7 +16,7 @@ the study's one-``predict``-per-pixel loop.
 
 Models are trained for a few epochs only: speed does not depend on accuracy. Everything (models,
 the VRT, maps) goes to a temporary folder (or ``--work``), never into the checkout. ``--quick``
-(``make bench-quick``): one epoch, a 4 Mpx VRT instead of 100, a smoke run of every row. Run it on
+(``make bench-quick``): one epoch, a 1.2 Mpx VRT instead of 100, a smoke run of every row. Run it on
 an idle machine: the table is only as good as the machine is quiet, and it prints the load average
 before and after so that a table measured on a busy machine says so.
 """
@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-QUICK_LARGE_MPX, QUICK_EPOCHS = 4.0, 1
+QUICK_LARGE_MPX, QUICK_EPOCHS = 1.2, 1
 #: The stages of a classification, as its result names them (``stage_seconds``).
 STAGES = ("read", "compute", "write", "close")
 #: Share of the compute bound each family must reach, GDAL I/O included (issue 16, 2 cores).
