@@ -38,6 +38,8 @@ from typing import Any
 import numpy as np
 
 QUICK_LARGE_MPX, QUICK_EPOCHS = 1.2, 1
+#: Pixels of the study's one-call-per-pixel loop (a few pixels/s on a busy machine).
+LOOP_PIXELS, QUICK_LOOP_PIXELS = 2000, 200
 #: The stages of a classification, as its result names them (``stage_seconds``).
 STAGES = ("read", "compute", "write", "close")
 #: Share of the compute bound each family must reach, GDAL I/O included (issue 16, 2 cores).
@@ -151,7 +153,7 @@ def classify_in_child(raster: str, model: Path, output: Path, engine: str, memor
     return result
 
 
-def study_loop_pixels_per_second(model_path: Path, n_pixels: int = 2000) -> float:
+def study_loop_pixels_per_second(model_path: Path, n_pixels: int = LOOP_PIXELS) -> float:
     """The study's way: one ``model.predict`` call per pixel."""
     from osgeo import gdal
 
@@ -350,8 +352,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
             peers.append(("OTB ImageClassifier (random forest)", "sample stack, GDAL I/O incl.",
                           otb_pixels_per_second(stack, Path(folder))))
         study = work / "study_mlp.lcnn"
-        loop = study_loop_pixels_per_second(study) if study.exists() else None
-        peers.append(("study loop: predict per pixel (study_mlp)", "2000 px", loop))
+        n_loop = QUICK_LOOP_PIXELS if args.quick else LOOP_PIXELS
+        loop = study_loop_pixels_per_second(study, n_loop) if study.exists() else None
+        peers.append(("study loop: predict per pixel (study_mlp)", f"{n_loop} px", loop))
     print()
     print(_format(rows, peers))
     print(f"\nsgemm {gflops:.1f} GFLOP/s measured in this run; {os.cpu_count()} cores.")
