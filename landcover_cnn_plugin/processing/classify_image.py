@@ -20,6 +20,7 @@ from qgis.core import (
 from ..core.engines import ENGINES, ONNXRUNTIME
 from ..core.errors import UserInputError
 from ..core.io.rasters import match_bands
+from ..core.legend import ClassLegend
 from ..core.model_file import onnx_graph_problem, read_model_metadata
 from ..core.styles import qml_path_for
 from .base import LandcoverAlgorithm
@@ -106,7 +107,7 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
             defaultValue=0)
         engine.setFlags(engine.flags() | engine.FlagAdvanced)
         self.addParameter(engine)
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map")))
+        self.add_product_output(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False))
         self.addParameter(QgsProcessingParameterRasterDestination(
@@ -151,8 +152,9 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
         if mask_layer is not None:
             args += ["--mask", export_mask(mask_layer, layer, context, feedback)]
         result = self.run_worker("classify", args, feedback, outputs=[*paths.values(), qml_path_for(output)])
-        feedback.pushInfo(f"Engine: {result.get('engine')}. Pixels per class (code: pixels): "
-                          f"{result.get('class_pixels')}")
+        legend = ClassLegend.from_dict(metadata["legend"])
+        feedback.pushInfo(f"Engine: {result.get('engine')}. Pixels per class: " + ", ".join(
+            f"{legend.label_of(int(code))}: {n}" for code, n in (result.get("class_pixels") or {}).items()))
         if context.willLoadLayerOnCompletion(output):
             details = context.layerToLoadOnCompletionDetails(output)
             processor = ApplyClassStyle(result.get("style") or qml_path_for(output))

@@ -69,7 +69,7 @@ class ExportModelAlgorithm(LandcoverAlgorithm):
             QgsProcessingParameterNumber.Double, 0.0, minValue=0.0)
         resolution.setFlags(resolution.flags() | resolution.FlagAdvanced)
         self.addParameter(resolution)
-        self.addParameter(QgsProcessingParameterFileDestination(
+        self.add_product_output(QgsProcessingParameterFileDestination(
             self.OUTPUT, self.tr("ONNX file"), "ONNX files (*.onnx)"))
 
     def check_parameters(self, parameters, context):
