@@ -348,9 +348,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
     if not args.skip_peers:
         rf, fit_s = random_forest_pixels_per_second()
         peers.append((f"RandomForest-200 (scikit-learn, fit {fit_s:.0f} s)", "sample stack, in memory", rf))
+        print(json.dumps({"peer": peers[-1][0], "rate": rf}), flush=True)
         with tempfile.TemporaryDirectory(dir=work) as folder:
             peers.append(("OTB ImageClassifier (random forest)", "sample stack, GDAL I/O incl.",
                           otb_pixels_per_second(stack, Path(folder))))
+        print(json.dumps({"peer": peers[-1][0], "rate": peers[-1][2]}), flush=True)
         study = work / "study_mlp.lcnn"
         n_loop = QUICK_LOOP_PIXELS if args.quick else LOOP_PIXELS
         loop = study_loop_pixels_per_second(study, n_loop) if study.exists() else None
