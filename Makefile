@@ -36,15 +36,18 @@ test: setup package lint
 demo: setup package
 	$(PY) scripts/demo.py
 
-# Benchmarks import the assembled plugin and the tests' data helpers (no sys.path edits in them).
-BENCH_PATH := PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$(CURDIR)/build/plugins:$(CURDIR)/tests
+# Benchmarks import the assembled plugin and the test data helpers (tests/lcnn_testing.py) from this
+# module path, never by editing sys.path; bytecode goes under build/. `make bench BENCH="active_learning
+# --seeds 42"` runs one (names, then its options).
+BENCH_ENV := PYTHONSAFEPATH=1 PYTHONPATH=$(CURDIR)/build/plugins:$(CURDIR)/tests:$(CURDIR) \
+	PYTHONPYCACHEPREFIX=$(CURDIR)/build/pycache
 bench: setup package
 	@bash scripts/setup_bench.sh
-	$(BENCH_PATH) $(PY) -m benchmarks
+	$(BENCH_ENV) $(PY) -m benchmarks $(BENCH)
 
 # A smoke run of the engine benchmark (one epoch, a 1.2 Mpx mosaic): every row, minutes not hours.
 bench-quick: setup package
-	$(BENCH_PATH) $(PY) -m benchmarks engine --quick
+	$(BENCH_ENV) $(PY) -m benchmarks engine --quick
 
 clean:
 	rm -rf build dist demo_output bench_output .pytest_cache .ruff_cache
