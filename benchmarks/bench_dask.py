@@ -31,12 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.bench_classify import ROOT, tiled_vrt, train
+from benchmarks.bench_engine import tiled_vrt, train
 
 ALBERTA_PIXELS = 1.65e9  # the province at 20 m
 ALBERTA_WORKERS = (1, 16, 64)
 SAMPLE_S = 0.25
 QUICK_MPX = 1.0
+ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "build" / "bench-models"  # trained once, reused (build/: not the sources)
 
 

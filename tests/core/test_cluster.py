@@ -2,8 +2,9 @@
 the module, reached through its tcp:// address like a cluster started by hand.
 
 The cluster's map must equal this machine's (codes exactly, probabilities within 1e-6) for every
-model family; a worker killed mid-run loses nothing; cancel leaves no file and no task; an input the
-workers cannot open, and an unreachable scheduler, get messages naming the parameter.
+model family, on ONNX Runtime (the families) and TensorFlow (the killed worker); a worker killed
+mid-run loses nothing; cancel leaves no file and no task; an input the workers cannot open, and an
+unreachable scheduler, get messages naming the parameter.
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ import pytest
 from osgeo import gdal
 from reliability import files_under, tiled_stack_vrt, wait_until
 
-from landcover_cnn_plugin.core.classify import BlockJob, BlockOutputs, classify_raster
+from landcover_cnn_plugin.core.classify import classify_raster
 from landcover_cnn_plugin.core.cluster.address import Scheduler
 from landcover_cnn_plugin.core.cluster.runner import ClusterBlocks
 from landcover_cnn_plugin.core.cluster.session import cluster_runner
+from landcover_cnn_plugin.core.engines import ONNXRUNTIME, TENSORFLOW
 from landcover_cnn_plugin.core.errors import JobCanceled, UserInputError
-from landcover_cnn_plugin.core.io.blocks import iter_blocks
-from landcover_cnn_plugin.core.io.rasters import RasterBands
 from landcover_cnn_plugin.core.model_file import load_model_file, read_model_spec
 from landcover_cnn_plugin.core.models import FAMILIES
 from landcover_cnn_plugin.core.progress import NullReporter
@@ -111,9 +111,9 @@ def _read(path: str) -> np.ndarray:
 
 
 def _on_cluster(scheduler: Scheduler, raster: str, model: Path, outputs: dict[str, str], reporter=None,
-                **options) -> dict:
+                engine: str = TENSORFLOW, **options) -> dict:
     reporter = reporter or NullReporter()
-    with cluster_runner(scheduler, raster, str(model), reporter) as runner:
+    with cluster_runner(scheduler, raster, str(model), engine, reporter) as runner:
         return classify_raster(raster, read_model_spec(model), reporter=reporter, runner=runner,
                                memory_mb=MEMORY_MB, **outputs, **options)
 
@@ -124,10 +124,11 @@ def test_cluster_map_equals_this_machines_for_every_family(family, family_models
     scheduler, _ = cluster
     raster = str(window)
     here, there = _outputs(tmp_path / "here"), _outputs(tmp_path / "cluster")
-    local = classify_raster(raster, load_model_file(family_models[family]), mask=str(mask),
+    local = classify_raster(raster, load_model_file(family_models[family], ONNXRUNTIME), mask=str(mask),
                             memory_mb=MEMORY_MB, **here)
     progress = Progress()
-    remote = _on_cluster(scheduler, raster, family_models[family], there, reporter=progress, mask=str(mask))
+    remote = _on_cluster(scheduler, raster, family_models[family], there, reporter=progress, mask=str(mask),
+                         engine=ONNXRUNTIME)
     assert remote["n_blocks"] == local["n_blocks"] == 4
     assert remote["class_pixels"] == local["class_pixels"]
     # progress advances once per written block
@@ -163,32 +164,37 @@ def test_cancel_cancels_the_tasks_and_leaves_no_output(cluster, tmp_path):
     assert not any(name.startswith("landcover-cnn-model") for names in plugins.values() for name in names)
 
 
+class CountingBlocks(ClusterBlocks):
+    """Records, at each submission, the block and the tasks then in flight."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.submitted: list[int] = []
+        self.in_flight_seen: list[int] = []
+
+    def read(self, dataset, bands, block, inside, with_probabilities):
+        future = super().read(dataset, bands, block, inside, with_probabilities)
+        self.submitted.append(block.index)
+        self.in_flight_seen.append(self.in_flight())
+        return future
+
+
 def test_blocks_in_flight_stay_within_the_window(cluster, tmp_path):
-    """The client holds at most ``window`` blocks (submitted or finished, not yet handed on)."""
+    """The pipeline's queues hold at most ``window`` tasks in flight, submitted in block order."""
     scheduler, _ = cluster
     stack = str(tiled_stack_vrt(tmp_path / "stack2x1.vrt", reference_stack(), 2, 1))
-    spec = read_model_spec(small_model_file())
-    dataset = gdal.Open(stack)
-    blocks = list(iter_blocks(dataset.RasterXSize, dataset.RasterYSize, 256, 256))
-    outputs = BlockOutputs(tuple(spec.legend.codes), "uint16", True, False)
-    drawn: list[int] = []
-
-    def jobs():
-        for block in blocks:
-            drawn.append(block.index)
-            yield BlockJob(block)
-
-    ahead = []
-    with cluster_runner(scheduler, stack, str(small_model_file()), NullReporter()) as session:
-        runner = ClusterBlocks(session.client, session.raster, session.model_key, session.run, window=3)
-        bands = RasterBands.of(dataset, spec.feature_names, "INPUT")
-        for handed, result in enumerate(runner.results(dataset, bands, jobs(), outputs, None), 1):
-            block = blocks[handed - 1]
-            assert result.index == block.index and result.confidence.shape == (block.height, block.width)
-            ahead.append(len(drawn) - handed)
-    assert len(blocks) == len(ahead) == 12
-    assert max(ahead) == 2  # three held while one is handed on, never more
-    assert drawn == list(range(12))
+    model = small_model_file()
+    progress = Progress()
+    with cluster_runner(scheduler, stack, str(model), TENSORFLOW, NullReporter()) as session:
+        runner = CountingBlocks(session.client, session.raster, session.model_key, session.engine,
+                                session.run, window=3)
+        result = classify_raster(stack, read_model_spec(model), reporter=progress, runner=runner,
+                                 memory_mb=MEMORY_MB, **_outputs(tmp_path / "out"))
+    assert result["n_blocks"] == len(runner.submitted) == 12
+    assert runner.submitted == list(range(12))
+    assert 1 <= max(runner.in_flight_seen) <= runner.window == 3
+    assert runner.in_flight() == 0
+    assert progress.values == [100.0 * done / 12 for done in range(1, 13)]
 
 
 def test_input_the_workers_cannot_open_is_named(cluster, tmp_path):

@@ -4,8 +4,10 @@ A worker needs the plugin's Python environment only: the client uploads the plug
 on the workers' ``sys.path``) and the model file's bytes (Dask ``UploadFile`` worker plugins, so
 that a worker that joins or restarts mid-run gets them too; the model file lands in the worker's
 local directory as :func:`model_file_name`). Each worker loads a model once, with the plugin's own
-loader (``core.model_file.load_model_file``; a model file is data, never a pickle), and keeps it
-in a cache keyed by the file's SHA-256.
+loader (``core.model_file.load_model_file`` on the engine the client chose; a model file is data,
+never a pickle), and keeps it in a cache keyed by the file's SHA-256 and the engine. A block task
+is the single-machine path's read and predict stages (``core.classify.read_classify_inputs`` and
+``classify_values``) on the worker's own open input.
 """
 
 from __future__ import annotations
@@ -20,15 +22,19 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 from distributed import get_worker
 
-from ..classify import BlockJob, BlockOutputs, BlockResult, classify_block
+from ..classify import BlockResult, classify_values, read_classify_inputs
 from ..errors import UserInputError
+from ..io.blocks import Block
 from ..io.rasters import RasterBands, gdal_version, open_raster
 from ..model_file import LoadedModel, load_model_file
 
 #: Libraries whose versions must be the same on the client and on every worker (distribution
-#: names, first installed one counts): they decide what a block's pixels become.
+#: names, first installed one counts): they decide what a block's pixels become. Every one
+#: installed on the client is checked, so the engine's (the client must have it to choose it:
+#: ``core.engines.choose_engine``) always is.
 CHECKED_DISTRIBUTIONS = {
     "numpy": ("numpy",),
     "tensorflow": ("tensorflow", "tensorflow-cpu", "tensorflow-gpu"),
@@ -45,20 +51,21 @@ def model_file_name(key: str) -> str:
     return f"landcover-cnn-model-{key[:16]}.lcnn"
 
 
-_models: OrderedDict[str, LoadedModel] = OrderedDict()
+_models: OrderedDict[tuple[str, str], LoadedModel] = OrderedDict()
 _models_lock = threading.Lock()
 
 
-def worker_model(key: str) -> LoadedModel:
-    """The model file whose SHA-256 is ``key``, loaded once per worker process and kept (LRU)."""
+def worker_model(key: str, engine: str) -> LoadedModel:
+    """The model file whose SHA-256 is ``key`` on ``engine``, loaded once per worker process and kept
+    (LRU)."""
     with _models_lock:
-        model = _models.get(key)
+        model = _models.get((key, engine))
         if model is None:
-            model = load_model_file(os.path.join(get_worker().local_directory, model_file_name(key)))
-            _models[key] = model
+            model = load_model_file(os.path.join(get_worker().local_directory, model_file_name(key)), engine)
+            _models[(key, engine)] = model
             while len(_models) > CACHED_MODELS:
                 _models.popitem(last=False)
-        _models.move_to_end(key)
+        _models.move_to_end((key, engine))
         return model
 
 
@@ -88,12 +95,18 @@ def input_problem(raster: str) -> str | None:
     return None
 
 
-def classify_block_task(raster: str, model_key: str, job: BlockJob, outputs: BlockOutputs) -> BlockResult:
-    """One block on a worker: open the input, take the cached model, :func:`classify_block`."""
-    model = worker_model(model_key)
+def classify_block_task(raster: str, model_key: str, engine: str, block: Block,
+                        inside: np.ndarray | None, with_probabilities: bool) -> BlockResult:
+    """One block on a worker: the cached model, the worker's own input, then the single-machine
+    path's :func:`~..classify.read_classify_inputs` and :func:`~..classify.classify_values`.
+
+    ``inside``: where the client's mask allows classifying (with the halo), or None.
+    """
+    model = worker_model(model_key, engine)
     dataset = open_input(raster, get_worker().address)
-    return classify_block(dataset, RasterBands.of(dataset, model.feature_names, "INPUT"), model, job,
-                          outputs)
+    bands = RasterBands.of(dataset, model.feature_names, "INPUT")
+    values, valid = read_classify_inputs(dataset, block, bands, inside)
+    return classify_values(model, values, valid, with_probabilities)
 
 
 def environment() -> dict[str, str]:

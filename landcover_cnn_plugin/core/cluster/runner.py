@@ -1,28 +1,32 @@
 """``ClusterBlocks``: the ``core.classify.BlockRunner`` that predicts blocks on a Dask cluster.
 
-Blocks are submitted as tasks a bounded number ahead (``window``: submitted plus finished but not
-yet written), so the client's memory does not grow with the raster; results are handed back in
-block order, so the client writes the same file as the single-machine path. A worker that dies
-loses only its unfinished tasks: the scheduler runs them again on another worker.
+``core.classify.classify_raster`` stays the block loop: its reader thread calls :meth:`ClusterBlocks.read`,
+which reads the mask here and submits the block as a task (:func:`.remote.classify_block_task`); its
+one predictor thread calls :meth:`ClusterBlocks.predict`, which waits for the blocks' results in
+block order, so the writer writes the same file as the single-machine path. The pipeline's bounded
+queues bound the tasks in flight (``window``: submitted, not yet handed to the writer), so the
+client's memory does not grow with the raster. A worker that dies loses only its unfinished tasks:
+the scheduler runs them again on another worker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import threading
 
-from distributed import Client, Future, wait
+import numpy as np
+from distributed import Client, Future
 from distributed.client import FutureCancelledError
 from distributed.scheduler import KilledWorker
 
-from ..classify import BlockJob, BlockOutputs, BlockResult
-from ..errors import raise_if_canceled
+from ..classify import BlockResult
+from ..io.blocks import Block
 from ..io.rasters import RasterBands
 from .remote import classify_block_task
 
-#: Seconds between two looks at ``is_canceled`` while waiting for the cluster.
-POLL_S = 0.2
 #: Blocks ahead per worker thread: one computing, one queued so that no thread waits for the client.
 BLOCKS_PER_THREAD = 2
+#: The fewest tasks in flight (the pipeline holds one in its reader and one in its predictor).
+MIN_WINDOW = 3
 
 
 class ClusterBlocks:
@@ -35,74 +39,72 @@ class ClusterBlocks:
         The input as every worker opens it.
     model_key : str
         SHA-256 of the model file uploaded to the workers (:func:`.remote.worker_model`).
+    engine : str
+        What runs the network on every worker (``core.engines``; chosen by the client).
     run : str
         Token of the run, in the task keys (``landcover-cnn-block-<index>-<run>``).
     window : int, optional
-        Blocks in flight at most; default ``BLOCKS_PER_THREAD`` per worker thread (at least 2).
+        Tasks in flight at most; default ``BLOCKS_PER_THREAD`` per worker thread (at least
+        :data:`MIN_WINDOW`).
+
+    Attributes
+    ----------
+    threads : int
+        1: one predictor thread takes the results in block order.
+    depth : int
+        The pipeline's queue capacity: ``window - 2``.
     """
 
-    def __init__(self, client: Client, raster: str, model_key: str, run: str,
+    threads = 1
+
+    def __init__(self, client: Client, raster: str, model_key: str, engine: str, run: str,
                  window: int | None = None) -> None:
         self.client = client
         self.raster = raster
         self.model_key = model_key
+        self.engine = engine
         self.run = run
-        self.window = window or max(2, BLOCKS_PER_THREAD * sum(client.nthreads().values()))
+        self.window = max(MIN_WINDOW, window or BLOCKS_PER_THREAD * sum(client.nthreads().values()))
+        self.depth = self.window - 2
+        self._pending: dict[int, Future] = {}
+        self._lock = threading.Lock()
 
-    def results(self, dataset, bands: RasterBands, jobs: Iterable[BlockJob], outputs: BlockOutputs,
-                is_canceled: Callable[[], bool] | None) -> Iterator[BlockResult]:
-        """Each job's :class:`BlockResult`, in job order (see ``core.classify.BlockRunner``)."""
-        pending: dict[int, Future] = {}
-        finished: dict[int, BlockResult] = {}
-        jobs = iter(jobs)
-        next_index, exhausted = None, False
-        try:
-            while True:
-                while not exhausted and len(pending) + len(finished) < self.window:
-                    job = next(jobs, None)
-                    if job is None:
-                        exhausted = True
-                        break
-                    index = job.block.index
-                    next_index = index if next_index is None else next_index
-                    pending[index] = self.client.submit(
-                        classify_block_task, self.raster, self.model_key, job, outputs,
-                        key=f"landcover-cnn-block-{index}-{self.run}")
-                if next_index in finished:
-                    yield finished.pop(next_index)
-                    next_index += 1
-                    continue
-                if not pending:
-                    return
-                raise_if_canceled(is_canceled)
-                for index in self._finished(pending):
-                    finished[index] = self._result(pending.pop(index), index)
-        finally:  # canceled, failed or done: nothing of this run stays on the cluster
-            if pending:
-                self.client.cancel(list(pending.values()))
-            pending.clear()
-            finished.clear()
+    def read(self, dataset, bands: RasterBands, block: Block, inside: np.ndarray | None,
+             with_probabilities: bool) -> Future:
+        """Submit ``block`` (the workers read it; ``dataset`` and ``bands`` are this process's)."""
+        future = self.client.submit(classify_block_task, self.raster, self.model_key, self.engine, block,
+                                    inside, with_probabilities,
+                                    key=f"landcover-cnn-block-{block.index}-{self.run}")
+        with self._lock:
+            self._pending[block.index] = future
+        return future
 
-    @staticmethod
-    def _finished(pending: dict[int, Future]) -> list[int]:
-        """Indices of the futures that finished (or failed) within :data:`POLL_S` seconds."""
+    def predict(self, block: Block, data: Future, with_probabilities: bool) -> BlockResult:
+        """The block's result from the cluster (waits for it)."""
         try:
-            wait(list(pending.values()), timeout=POLL_S, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            return []
-        return [index for index, future in pending.items() if future.done()]
-
-    def _result(self, future: Future, index: int) -> BlockResult:
-        try:
-            return future.result()
+            return data.result()
         except KilledWorker as exc:
             raise RuntimeError(
-                f"block {index} stopped every Dask worker that ran it ({exc}); a worker that runs out of "
-                "memory is restarted by its nanny: lower MEMORY_MB or give the workers more memory "
+                f"block {block.index} stopped every Dask worker that ran it ({exc}); a worker that runs out "
+                "of memory is restarted by its nanny: lower MEMORY_MB or give the workers more memory "
                 "(dask worker --memory-limit).") from None
         except FutureCancelledError as exc:
             raise RuntimeError(
-                f"the Dask cluster dropped block {index} ({exc}): was the scheduler stopped or the "
+                f"the Dask cluster dropped block {block.index} ({exc}): was the scheduler stopped or the "
                 "connection to it lost? Nothing was written; run the classification again.") from None
         finally:
-            future.release()
+            with self._lock:
+                self._pending.pop(block.index, None)
+            data.release()
+
+    def in_flight(self) -> int:
+        """Tasks submitted and not yet handed to the writer."""
+        with self._lock:
+            return len(self._pending)
+
+    def cancel(self) -> None:
+        """Cancel the tasks still in flight (the run was canceled or failed): nothing stays on the cluster."""
+        with self._lock:
+            pending, self._pending = list(self._pending.values()), {}
+        if pending:
+            self.client.cancel(pending)

@@ -37,9 +37,10 @@ PACKAGE = Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager
-def cluster_runner(scheduler: Scheduler, raster: str, model_path: str,
+def cluster_runner(scheduler: Scheduler, raster: str, model_path: str, engine: str,
                    reporter: Reporter) -> Iterator[ClusterBlocks]:
-    """A ready :class:`ClusterBlocks` on ``scheduler`` for classifying ``raster`` with ``model_path``.
+    """A ready :class:`ClusterBlocks` on ``scheduler`` for classifying ``raster`` with ``model_path``
+    on ``engine`` (``core.engines``, chosen by the caller: every worker loads the model on it).
 
     Raises
     ------
@@ -63,10 +64,12 @@ def cluster_runner(scheduler: Scheduler, raster: str, model_path: str,
                                     "; ".join(sorted(set(problems.values()))))
         run = uuid.uuid4().hex[:12]
         key, plugin = _ship_model(client, model_path, run)
+        blocks = ClusterBlocks(client, raster, key, engine, run)
         try:
-            yield ClusterBlocks(client, raster, key, run)
+            yield blocks
         finally:
             with contextlib.suppress(Exception):  # a lost scheduler has nothing left to remove
+                blocks.cancel()  # a canceled or failed run leaves no task behind
                 client.unregister_worker_plugin(plugin)
 
 

@@ -1,9 +1,13 @@
-"""``classify``: apply a model file to a band stack, block by block (see ``core.classify``)."""
+"""``classify``: apply a model file to a band stack, block by block (see ``core.classify``), with the
+engine asked for (``core.engines``; ``onnxruntime`` never imports TensorFlow), in this process or on a
+Dask cluster (``--scheduler``, ``core.cluster``: the engine is chosen here, the workers load it)."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
+
+from ..engines import AUTO_ENGINE, ENGINES
 
 NAME = "classify"
 HELP = ("Classify a raster stack with a .lcnn model file: class map (codes, nodata 0) with a .qml "
@@ -23,7 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mask", default="",
                         help="optional raster (nonzero = classify) or polygon layer (inside = classify)")
     parser.add_argument("--memory-mb", type=float, default=256.0,
-                        help="memory budget of one block in MiB (default 256)")
+                        help="memory budget of the blocks predicted at once, MiB (default 256); "
+                             "on a cluster, of one block")
+    parser.add_argument("--engine", default=AUTO_ENGINE,
+                        help=f"what runs the network: {', '.join(ENGINES)} (default {AUTO_ENGINE}: "
+                             "ONNX Runtime when installed and the model file carries its graph, else "
+                             "TensorFlow); on a cluster, chosen here and used by every worker")
     parser.add_argument("--scheduler", default="",
                         help="Dask scheduler that predicts the blocks: empty = this process (default), "
                              "tcp://host:port = a running cluster, local:N = N worker processes on "
@@ -33,29 +42,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     from ..classify import classify_raster
     from ..cluster.address import parse_scheduler
+    from ..engines import choose_engine
     from ..io.rasters import set_cache_mb
-    from ..model_file import load_model_file, read_model_spec
+    from ..model_file import load_model_file, onnx_graph_problem, read_model_spec
     from ..progress import ScaledReporter
 
     set_cache_mb(GDAL_CACHE_MB)
     scheduler = parse_scheduler(args.scheduler)
+    spec = read_model_spec(args.model)
+    engine = choose_engine(args.engine, onnx_graph_problem(spec.metadata), args.model)
+    auto = " (ENGINE auto)" if args.engine == AUTO_ENGINE else ""
+    options = {"confidence": args.confidence or None, "probabilities": args.probabilities or None,
+               "mask": args.mask or None, "memory_mb": args.memory_mb,
+               "reporter": ScaledReporter(reporter, 5, 100)}
     if scheduler is not None:  # the workers load the model; this process writes what they return
         from ..cluster.session import cluster_runner
 
-        spec = read_model_spec(args.model)
-        reporter.log(f"Starting the Dask cluster {scheduler}" if scheduler.local_workers
-                     else f"Connecting to the Dask scheduler {scheduler}")
-        with cluster_runner(scheduler, args.raster, args.model, reporter) as runner:
+        reporter.log((f"Starting the Dask cluster {scheduler}" if scheduler.local_workers
+                      else f"Connecting to the Dask scheduler {scheduler}") + f"; workers run {engine}{auto}")
+        with cluster_runner(scheduler, args.raster, args.model, engine, reporter) as runner:
             reporter.progress(5)
-            return classify_raster(args.raster, spec, args.output,
-                                   confidence=args.confidence or None,
-                                   probabilities=args.probabilities or None, mask=args.mask or None,
-                                   memory_mb=args.memory_mb, reporter=ScaledReporter(reporter, 5, 100),
-                                   runner=runner)
-    reporter.log(f"Loading the model {args.model}")
+            result = classify_raster(args.raster, spec, args.output, runner=runner, **options)
+        return {**result, "engine": engine}
+    reporter.log(f"Loading the model {args.model} for {engine}{auto}")
     reporter.progress(1)
-    model = load_model_file(args.model)
+    model = load_model_file(args.model, engine)
     reporter.progress(5)
-    return classify_raster(args.raster, model, args.output, confidence=args.confidence or None,
-                           probabilities=args.probabilities or None, mask=args.mask or None,
-                           memory_mb=args.memory_mb, reporter=ScaledReporter(reporter, 5, 100))
+    result = classify_raster(args.raster, model, args.output, **options)
+    return {**result, "engine": engine}
