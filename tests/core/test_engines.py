@@ -97,9 +97,11 @@ def _classify_job(path: Path, raster: str, folder: Path, engine: str) -> tuple[d
 
     folder.mkdir()
     outputs = {name: str(folder / f"{name}.tif") for name in ("map", "confidence", "probabilities")}
-    args = argparse.Namespace(raster=raster, model=str(path), output=outputs["map"],
-                              confidence=outputs["confidence"], probabilities=outputs["probabilities"],
-                              mask="", memory_mb=4.0, engine=engine)
+    parser = argparse.ArgumentParser()
+    classify.add_arguments(parser)  # the job's own options and defaults
+    args = parser.parse_args(["--raster", raster, "--model", str(path), "--output", outputs["map"],
+                              "--confidence", outputs["confidence"], "--probabilities",
+                              outputs["probabilities"], "--memory-mb", "4", "--engine", engine])
     result = classify.run(args, NullReporter())
     return result, {name: gdal.Open(file).ReadAsArray() for name, file in outputs.items()}
 
