@@ -27,7 +27,8 @@ from lcnn_testing import ROOT, reference_stack
 gdal.UseExceptions()
 pytestmark = pytest.mark.slow
 DASK = str(ROOT / ".venv" / "bin" / "dask")
-FAKE_VERSIONS = {"keras": "2.15.0", "numpy": "1.25.2"}
+#: Other releases a worker reports (metadata only): TensorFlow's side, shared, the ONNX engine's.
+FAKE_VERSIONS = {"keras": "2.15.0", "numpy": "1.25.2", "onnxruntime": "1.16.3"}
 
 
 def _bare_environment(**extra: str) -> dict[str, str]:
@@ -101,7 +102,7 @@ def test_qgis_process_classifies_on_a_cluster_started_by_hand(qgis_process, tmp_
 
 
 def test_workers_with_other_library_versions_are_refused_listing_both(tmp_path):
-    """A worker whose environment has other keras and numpy releases installed (their metadata)."""
+    """A worker whose environment has other keras, numpy and onnxruntime releases (their metadata)."""
     other = tmp_path / "other_site_packages"
     for name, version in FAKE_VERSIONS.items():
         info = other / f"{name}-{version}.dist-info"
