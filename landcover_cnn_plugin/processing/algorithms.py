@@ -8,6 +8,7 @@ from .check_environment import CheckEnvironmentAlgorithm
 from .classify_image import ClassifyImageAlgorithm
 from .compare_feature_sets import CompareFeatureSetsAlgorithm
 from .extract_samples import ExtractSamplesAlgorithm
+from .install_environment import InstallEnvironmentAlgorithm
 from .rasterize_polygons import RasterizePolygonsAlgorithm
 from .regular_points import RegularPointsAlgorithm
 from .sample_points import SamplePointsAlgorithm
@@ -20,6 +21,7 @@ ALGORITHM_CLASSES: tuple[type[LandcoverAlgorithm], ...] = (
     RegularPointsAlgorithm,
     SamplePointsAlgorithm,
     ExtractSamplesAlgorithm,
+    InstallEnvironmentAlgorithm,
     CheckEnvironmentAlgorithm,
     TrainModelAlgorithm,
     CompareFeatureSetsAlgorithm,
