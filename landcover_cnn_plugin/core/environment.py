@@ -23,8 +23,11 @@ program. :func:`base_python_candidates` lists where the interpreter sits, per pl
   the bundled interpreter is ``Contents/MacOS/bin/python3`` or, in the framework layout,
   ``<sys.base_exec_prefix>/bin/python3.X``.
 
-Each candidate is run once (:func:`find_base_python`): the first that reports QGIS's own
-``major.minor`` version is taken, because QGIS's GDAL bindings are compiled for that version.
+On Linux the Python library QGIS loaded (``/proc/self/maps``) names the installation first: a
+``python3`` of another installation (pyenv, a virtual environment) first on PATH when QGIS
+started also becomes QGIS's ``sys.executable`` and ``sys.base_exec_prefix``. Each candidate is run
+once (:func:`find_base_python`): the first that reports exactly QGIS's version is taken, else the
+first of its ``major.minor`` (QGIS's GDAL bindings are compiled for that).
 """
 
 from __future__ import annotations
@@ -203,7 +206,7 @@ try:
     from packaging.requirements import Requirement
 except ImportError:
     from pip._vendor.packaging.requirements import Requirement
-report = {"python_version": "%d.%d" % sys.version_info[:2], "mismatches": []}
+report = {"python_version": "%d.%d" % sys.version_info[:2], "installed": {}, "mismatches": []}
 for line in open(sys.argv[1], encoding="utf-8"):
     line = line.split("#", 1)[0].strip()
     if not line:
@@ -216,6 +219,7 @@ for line in open(sys.argv[1], encoding="utf-8"):
         installed = metadata.version(requirement.name)
     except metadata.PackageNotFoundError:
         installed = None
+    report["installed"][requirement.name] = installed
     if installed != wanted:
         report["mismatches"].append([requirement.name, wanted, installed])
 try:
@@ -233,9 +237,15 @@ class EnvironmentState:
 
     python_version: str = ""
     mismatches: list[tuple[str, str, str | None]] | None = None  # (name, pinned, installed or None)
+    installed: dict[str, str | None] | None = None  # pinned name -> installed version or None
     gdal_version: str = ""
     gdal_error: str = ""
     error: str = ""  # the interpreter did not run or answer
+
+    def tensorflow_version(self) -> str:
+        """The installed TensorFlow's version (either of its package names), from its metadata."""
+        versions = self.installed or {}
+        return versions.get("tensorflow-cpu") or versions.get("tensorflow") or ""
 
     def problems(self, qgis_python_version: str) -> list[str]:
         """Why the environment cannot serve the worker ([] when it can)."""
@@ -267,14 +277,16 @@ def inspect_environment(python: str | os.PathLike, requirements: str | os.PathLi
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
         return EnvironmentState(error=f"its interpreter {python} failed ({tail[0]})")
     return EnvironmentState(report["python_version"], [tuple(m) for m in report["mismatches"]],
-                            report.get("gdal_version", ""), report.get("gdal_error", ""))
+                            report["installed"], report.get("gdal_version", ""), report.get("gdal_error", ""))
 
 
 # --- QGIS's own interpreter ------------------------------------------------------------------
 def base_python_candidates(executable: str, base_exec_prefix: str, version: tuple[int, int],
-                           platform: str) -> list[str]:
+                           platform: str, libpython: str = "") -> list[str]:
     """Where the interpreter of a QGIS whose Python has these ``sys`` values may be, best first
-    (see the module's docstring). Paths are not checked here."""
+    (see the module's docstring). ``libpython``: the Python library QGIS loaded (Linux), whose
+    installation holds QGIS's own interpreter even when another python3 came first on PATH when
+    QGIS started. Paths are not checked here."""
     exe, prefix = Path(executable) if executable else None, Path(base_exec_prefix)
     versioned = f"python{version[0]}.{version[1]}"
     if platform == "win32":
@@ -283,9 +295,15 @@ def base_python_candidates(executable: str, base_exec_prefix: str, version: tupl
         if exe is not None:
             candidates += [exe.parent / name for name in names]
     else:
-        candidates = [prefix / "bin" / versioned, prefix / "bin" / "python3"]
+        candidates = []
+        if libpython:  # <prefix>/lib[64]/[<multiarch>/]libpython3.X.so -> <prefix>/bin/python3.X
+            parts = Path(libpython).parts
+            lib = max((i for i, part in enumerate(parts) if part in ("lib", "lib64")), default=0)
+            if lib:
+                candidates.append(Path(*parts[:lib]) / "bin" / versioned)
         if exe is not None and exe.name.startswith("python"):
-            candidates.insert(0, exe)
+            candidates.append(exe)
+        candidates += [prefix / "bin" / versioned, prefix / "bin" / "python3"]
         if platform == "darwin" and exe is not None:  # the .app bundle: Contents/MacOS/bin/python3
             candidates += [exe.parent / "bin" / versioned, exe.parent / "bin" / "python3"]
         candidates += [Path(found) for found in (shutil.which(versioned), shutil.which("python3")) if found]
@@ -296,23 +314,37 @@ def base_python_candidates(executable: str, base_exec_prefix: str, version: tupl
     return unique
 
 
+def loaded_libpython() -> str:
+    """The Python library this process loaded (Linux; '' elsewhere or for a static interpreter)."""
+    try:
+        maps = Path("/proc/self/maps").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    for line in maps.splitlines():
+        path = line.split(maxsplit=5)[-1] if line.count(" ") >= 5 else ""
+        if "/libpython3" in path:
+            return path.strip()
+    return ""
+
+
 def qgis_python_version() -> str:
     return f"{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-_VERSION_PROBE = "import sys, venv; print('%d.%d' % sys.version_info[:2])"
+_VERSION_PROBE = "import sys, venv; print('%d.%d.%d' % sys.version_info[:3])"
 
 
 def find_base_python(chosen: str = "") -> str:
     """QGIS's own Python interpreter (the one running this code), as a program to start.
 
-    ``chosen``: an interpreter named by the user (the installer's BASE_PYTHON); it must run
-    the same Python version. Raises ``UserInputError`` naming BASE_PYTHON when none is found.
+    Every candidate is asked its version: the first of exactly QGIS's version wins, else the first
+    of QGIS's major.minor (the GDAL bindings need that). ``chosen``: an interpreter named by the
+    user (the installer's BASE_PYTHON). Raises ``UserInputError`` naming BASE_PYTHON when none fits.
     """
-    wanted = qgis_python_version()
+    exact, wanted = ".".join(map(str, sys.version_info[:3])), qgis_python_version()
     candidates = [chosen] if chosen else base_python_candidates(
-        sys.executable, sys.base_exec_prefix, sys.version_info[:2], sys.platform)
-    tried = []
+        sys.executable, sys.base_exec_prefix, sys.version_info[:2], sys.platform, loaded_libpython())
+    tried, same_minor = [], []
     for candidate in candidates:
         if not Path(candidate).is_file():
             tried.append(f"{candidate} (no such file)")
@@ -325,11 +357,15 @@ def find_base_python(chosen: str = "") -> str:
             tried.append(f"{candidate} ({exc})")
             continue
         version = proc.stdout.strip()
-        if proc.returncode == 0 and version == wanted:
+        if proc.returncode == 0 and version == exact:
             return candidate
+        if proc.returncode == 0 and version.rsplit(".", 1)[0] == wanted:
+            same_minor.append(candidate)
         tried.append(f"{candidate} (Python {version})" if proc.returncode == 0
                      else f"{candidate} (has no venv module)")
+    if same_minor:
+        return same_minor[0]
     raise UserInputError(
         f"QGIS's own Python interpreter (Python {wanted}) was not found; tried: {'; '.join(tried)}. "
         f"Choose the python{'.exe' if sys.platform == 'win32' else '3'} of your QGIS installation "
-        "(Python " + wanted + ") under 'QGIS's Python interpreter' (advanced parameters).", "BASE_PYTHON")
+        f"(Python {wanted}) under 'QGIS's Python interpreter' (advanced parameters).", "BASE_PYTHON")

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .environment import (
+    EnvironmentState,
     environment_python,
     inspect_environment,
     missing_from_folder,
@@ -59,6 +60,7 @@ _NETWORK = ("Could not fetch URL", "Max retries exceeded", "NewConnectionError",
 class InstallResult:
     python: str
     changed: bool  # False: the environment was healthy and left alone
+    tensorflow_version: str  # from the installed package's metadata (TensorFlow is not imported)
     size_bytes: int = 0  # of the environment, measured after a build
 
 
@@ -145,9 +147,9 @@ class EnvironmentInstaller:
         Remove the environment and build it again even when it is healthy.
     base_python : str
         QGIS's own interpreter (``core.environment.find_base_python``).
-    gdal_path : str
-        The folder holding QGIS's ``osgeo`` package; put on the environment's path when the
-        base interpreter's site packages do not hold it (application bundles).
+    osgeo_dir : str
+        QGIS's ``osgeo`` package (its folder); made importable in the environment when the base
+        interpreter's site packages do not hold it (application bundles).
     reporter : Reporter
         Progress (percent of the whole installation) and log lines.
     console : callable
@@ -157,11 +159,11 @@ class EnvironmentInstaller:
     """
 
     def __init__(self, env_dir: Path, requirements: Path, base_python: str, wheels: str = "",
-                 index_url: str = "", reinstall: bool = False, gdal_path: str = "",
+                 index_url: str = "", reinstall: bool = False, osgeo_dir: str = "",
                  reporter: Reporter | None = None, console: Callable[[str], None] | None = None,
                  is_canceled: Callable[[], bool] | None = None) -> None:
         self.env_dir, self.requirements, self.base_python = Path(env_dir), Path(requirements), base_python
-        self.wheels, self.index_url, self.reinstall, self.gdal_path = wheels, index_url, reinstall, gdal_path
+        self.wheels, self.index_url, self.reinstall, self.osgeo_dir = wheels, index_url, reinstall, osgeo_dir
         self.reporter = reporter or NullReporter()
         self.console = console or (lambda line: None)
         self.is_canceled = is_canceled or (lambda: False)
@@ -177,12 +179,13 @@ class EnvironmentInstaller:
         environment is left behind unless it was healthy before."""
         self._check_wheel_folder()
         if ready_python(self.env_dir) and not self.reinstall:
-            problems = inspect_environment(self.python, self.requirements).problems(qgis_python_version())
+            state = inspect_environment(self.python, self.requirements)
+            problems = state.problems(qgis_python_version())
             if not problems:
                 self.reporter.log(f"The environment {self.env_dir} is complete and matches "
                                   f"{self.requirements.name}: nothing to install.")
                 self.reporter.progress(100)
-                return InstallResult(self.python, changed=False)
+                return InstallResult(self.python, False, state.tensorflow_version())
             self.reporter.log(f"The environment {self.env_dir} is rebuilt: {'; '.join(problems)}.")
         elif self.env_dir.exists():
             state = "the environment" if self.reinstall else "an incomplete environment"
@@ -191,14 +194,14 @@ class EnvironmentInstaller:
             self._remove()
             self._create()
             self._pip_install()
-            self._check_gdal()
+            state = self._check_gdal()
             write_marker(self.env_dir, self.requirements, {"python": self.python,
                                                            "python_version": qgis_python_version()})
         except BaseException:
             self._remove()
             raise
         self.reporter.progress(100)
-        return InstallResult(self.python, changed=True, size_bytes=folder_size(self.env_dir))
+        return InstallResult(self.python, True, state.tensorflow_version(), folder_size(self.env_dir))
 
     # --- steps --------------------------------------------------------------------------------
     def _check_wheel_folder(self) -> None:
@@ -253,11 +256,10 @@ class EnvironmentInstaller:
             self.reporter.log(f"Installed {name} ({number} of {len(progress.to_install)})")
         self.reporter.progress(VENV_DONE + (INSTALLED - VENV_DONE) * progress.percent() / 100)
 
-    def _check_gdal(self) -> None:
+    def _check_gdal(self) -> EnvironmentState:
         state = inspect_environment(self.python, self.requirements)
-        if state.gdal_error and self.gdal_path:  # a bundle whose osgeo is outside site-packages
-            (self._site_packages() / "landcover_cnn_qgis_gdal.pth").write_text(self.gdal_path + "\n",
-                                                                               encoding="utf-8")
+        if state.gdal_error and self.osgeo_dir:  # a bundle whose osgeo is outside site-packages
+            self._link_osgeo()
             state = inspect_environment(self.python, self.requirements)
         problems = state.problems(qgis_python_version())
         if problems:
@@ -265,6 +267,18 @@ class EnvironmentInstaller:
                                  f"{'; '.join(problems)}.", "BASE_PYTHON")
         self.reporter.log(f"The environment imports GDAL {state.gdal_version} from QGIS")
         self.reporter.progress(INSTALLED + (100 - INSTALLED) / 2)
+        return state
+
+    def _link_osgeo(self) -> None:
+        """Put QGIS's osgeo package, and nothing else of its folder, on the environment's path: a
+        folder in the environment holding a link to it, named in a .pth file."""
+        folder = self.env_dir / "qgis_osgeo"
+        folder.mkdir(exist_ok=True)
+        try:
+            (folder / "osgeo").symlink_to(self.osgeo_dir, target_is_directory=True)
+        except OSError:  # no symbolic links (Windows without the privilege): the whole folder
+            folder = Path(self.osgeo_dir).parent
+        (self._site_packages() / "landcover_cnn_qgis_osgeo.pth").write_text(f"{folder}\n", encoding="utf-8")
 
     # --- helpers ------------------------------------------------------------------------------
     def _site_packages(self) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from qgis.core import (
-    QgsProcessingAlgorithm,
     QgsProcessingMultiStepFeedback,
     QgsProcessingOutputString,
     QgsProcessingParameterBoolean,
@@ -66,10 +65,6 @@ class InstallEnvironmentAlgorithm(LandcoverAlgorithm):
     PYTHON = "PYTHON"
     TENSORFLOW_VERSION = "TENSORFLOW_VERSION"
 
-    def flags(self):
-        # An installation is no step of a model.
-        return super().flags() | QgsProcessingAlgorithm.FlagHideFromModeler
-
     def initAlgorithm(self, config=None):  # noqa: N802
         self.addParameter(QgsProcessingParameterFile(
             self.WHEELS, self.tr("Folder of wheels (no internet access; empty: download)"),
@@ -102,7 +97,7 @@ class InstallEnvironmentAlgorithm(LandcoverAlgorithm):
             wheels=self.parameterAsFile(parameters, self.WHEELS, context),
             index_url=self.parameterAsString(parameters, self.INDEX_URL, context).strip(),
             reinstall=self.parameterAsBoolean(parameters, self.REINSTALL, context),
-            gdal_path=_qgis_gdal_folder(), reporter=FeedbackReporter(steps),
+            osgeo_dir=_qgis_osgeo_dir(), reporter=FeedbackReporter(steps),
             console=feedback.pushConsoleInfo, is_canceled=feedback.isCanceled)
         try:
             result = installer.install()
@@ -110,17 +105,20 @@ class InstallEnvironmentAlgorithm(LandcoverAlgorithm):
             feedback.reportError(self.tr("Canceled: pip was stopped and the unfinished environment "
                                          f"{installer.env_dir} removed."))
             return {}
-        if result.changed:
+        tensorflow_version = result.tensorflow_version
+        if result.changed:  # a new environment: TensorFlow is imported once, by the check job
             feedback.pushInfo(f"Installed {result.size_bytes / 1e9:.1f} GB into {installer.env_dir}")
-        steps.setCurrentStep(1)
-        check = self.run_worker("check", [], steps, python=(result.python, "the environment just installed"))
+            steps.setCurrentStep(1)
+            check = self.run_worker("check", [], steps,
+                                    python=(result.python, "the environment just installed"))
+            tensorflow_version = check.get("tensorflow_version", tensorflow_version)
         set_python_setting(result.python)
-        feedback.pushInfo(f"'{PYTHON_SETTING_LABEL}' is now {result.python}")
-        return {self.PYTHON: result.python, self.TENSORFLOW_VERSION: check.get("tensorflow_version", "")}
+        feedback.pushInfo(f"'{PYTHON_SETTING_LABEL}' is {result.python}")
+        return {self.PYTHON: result.python, self.TENSORFLOW_VERSION: tensorflow_version}
 
 
-def _qgis_gdal_folder() -> str:
-    """The folder holding QGIS's ``osgeo`` package (put on the environment's path if needed)."""
+def _qgis_osgeo_dir() -> str:
+    """QGIS's ``osgeo`` package folder (made importable in the environment if needed)."""
     import osgeo
 
-    return str(Path(osgeo.__file__).resolve().parents[1])
+    return str(Path(osgeo.__file__).resolve().parent)
