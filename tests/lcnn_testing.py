@@ -37,14 +37,16 @@ class ProcessResult:
 
 
 class QgisProcessRunner:
-    """Runs the real ``qgis_process.bin`` through ``scripts/qgis_process.sh``."""
+    """Runs the real ``qgis_process.bin`` through ``scripts/qgis_process.sh`` (or ``script``), in
+    this process's environment or in ``environment`` (a user's, without the test settings)."""
 
-    def __init__(self, script: Path) -> None:
+    def __init__(self, script: Path | str, environment: dict[str, str] | None = None) -> None:
         self.script = script
+        self.environment = environment
 
     def __call__(self, *args: str, timeout: float = 600, env: dict[str, str] | None = None,
                  ) -> subprocess.CompletedProcess:
-        full_env = dict(os.environ)
+        full_env = dict(os.environ if self.environment is None else self.environment)
         full_env.update(env or {})
         return subprocess.run([str(self.script), *args], capture_output=True, text=True,
                               timeout=timeout, env=full_env)

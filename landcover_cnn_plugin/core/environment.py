@@ -1,12 +1,11 @@
 """The worker's private Python environment: where it lives, what it must hold, and whether it does.
 
 *Install TensorFlow environment* builds a virtual environment in the user's QGIS profile folder
-(``<profile>/landcover_cnn/venv``) from QGIS's own Python, with that Python's site packages
-visible (QGIS's GDAL bindings), and installs ``requirements-worker.txt`` into it
-(``core/installer.py`` does the building). This module owns the layout of that folder, the
-pinned requirements, how QGIS's Python interpreter is found on each operating system, and the
-questions asked of an interpreter (does it have TensorFlow, does it match the pins). Pure Python:
-the QGIS side passes the profile folder.
+(``<profile>/landcover_cnn/venv``) from QGIS's own Python, installs ``requirements-worker.txt``
+into it and links QGIS's GDAL bindings in (``core/installer.py`` does the building). This module
+owns the layout of that folder, the pinned requirements, how QGIS's Python interpreter is found on
+each operating system, and the questions asked of an interpreter (does it have TensorFlow, does it
+match the pins). Pure Python: the QGIS side passes the profile folder.
 
 QGIS's Python interpreter
 -------------------------

@@ -2,9 +2,12 @@
 
 :class:`EnvironmentInstaller` checks the environment first (installed versions against the pins,
 no index asked) and leaves a healthy one alone; otherwise, or when asked to reinstall, it removes
-it and builds it again: ``python -m venv --system-site-packages`` (QGIS's GDAL bindings stay
-visible), then ``pip install -r requirements-worker.txt`` from the index, a mirror (INDEX_URL) or
-a folder of wheels (WHEELS, no index at all). pip's lines become log lines and progress; a cancel
+it and builds it again: ``python -m venv`` from QGIS's Python, ``pip install -r
+requirements-worker.txt`` from the index, a mirror (INDEX_URL) or a folder of wheels (WHEELS, no
+index at all), then QGIS's GDAL bindings (its ``osgeo`` package, and nothing else of QGIS's site
+packages) linked in. An environment that saw all of QGIS's site packages would let them stand in
+for, or shadow, the pinned ones (Debian's ``mpl_toolkits`` breaks matplotlib's 3-D axes, and an
+``apt upgrade`` could change what the worker runs). pip's lines become log lines and progress; a cancel
 stops pip and, like any failure, removes the half-built environment, so that what stays in the
 profile is either complete (marker written last) or absent. Pure Python: runs inside QGIS and in
 tests alike.
@@ -46,10 +49,9 @@ VENV_DONE, RESOLVED, INSTALLED = 10.0, 40.0, 95.0
 #: moves ``found / (found + RESOLVE_SMOOTHING)`` of its way.
 RESOLVE_SMOOTHING = 10
 #: pip options that save time: no byte-compiling (modules compile when first imported), no
-#: question, no version check, a wheel rather than a build; --ignore-installed: everything the
-#: pins need goes into the environment, none of the system's packages stand in for them.
+#: question, no version check, a wheel rather than a build.
 PIP_OPTIONS = ("--disable-pip-version-check", "--no-input", "--no-compile", "--prefer-binary",
-               "--ignore-installed", "--no-warn-script-location", "--progress-bar", "off")
+               "--no-warn-script-location", "--progress-bar", "off")
 _NOT_FOUND = re.compile(r"No matching distribution found for (\S+)")
 _NETWORK = ("Could not fetch URL", "Max retries exceeded", "NewConnectionError", "ProxyError",
             "Temporary failure in name resolution", "Network is unreachable", "SSLError",
@@ -101,20 +103,18 @@ class PipProgress:
             self._started = time.time() - 1.0  # file systems keep whole seconds
 
     def newly_installed(self) -> list[str]:
-        """Packages whose .dist-info folder appeared since the last call (after 'Installing')."""
+        """Packages whose .dist-info folder appeared since the last call (after 'Installing'), in
+        pip's order."""
         if not self.to_install:
             return []
-        waiting = {normalized_name(name): name for name in self.to_install if name not in self.installed}
-        new = []
         try:
             entries = list(os.scandir(self.site_packages))
         except OSError:
             return []
-        for entry in entries:
-            if entry.name.endswith(".dist-info") and entry.stat().st_mtime >= self._started:
-                key = normalized_name(entry.name[:-len(".dist-info")].rsplit("-", 1)[0])
-                if key in waiting:
-                    new.append(waiting.pop(key))
+        written = {normalized_name(entry.name[:-len(".dist-info")].rsplit("-", 1)[0]) for entry in entries
+                   if entry.name.endswith(".dist-info") and entry.stat().st_mtime >= self._started}
+        new = [name for name in self.to_install
+               if name not in self.installed and normalized_name(name) in written]
         self.installed += new
         return new
 
@@ -148,8 +148,7 @@ class EnvironmentInstaller:
     base_python : str
         QGIS's own interpreter (``core.environment.find_base_python``).
     osgeo_dir : str
-        QGIS's ``osgeo`` package (its folder); made importable in the environment when the base
-        interpreter's site packages do not hold it (application bundles).
+        QGIS's ``osgeo`` package (its folder), linked into the environment.
     reporter : Reporter
         Progress (percent of the whole installation) and log lines.
     console : callable
@@ -221,8 +220,7 @@ class EnvironmentInstaller:
     def _create(self) -> None:
         self.reporter.log(f"Creating the environment {self.env_dir} from {self.base_python}")
         self.env_dir.parent.mkdir(parents=True, exist_ok=True)
-        code = self._run([self.base_python, "-m", "venv", "--system-site-packages", str(self.env_dir)],
-                         base=True)
+        code = self._run([self.base_python, "-m", "venv", str(self.env_dir)], base=True)
         if code != 0 or not Path(self.python).exists():
             hint = (" On Debian and Ubuntu install the package python3-venv (sudo apt install python3-venv)."
                     if any("ensurepip" in line for line in self.output) else "")
@@ -257,10 +255,9 @@ class EnvironmentInstaller:
         self.reporter.progress(VENV_DONE + (INSTALLED - VENV_DONE) * progress.percent() / 100)
 
     def _check_gdal(self) -> EnvironmentState:
-        state = inspect_environment(self.python, self.requirements)
-        if state.gdal_error and self.osgeo_dir:  # a bundle whose osgeo is outside site-packages
+        if self.osgeo_dir:
             self._link_osgeo()
-            state = inspect_environment(self.python, self.requirements)
+        state = inspect_environment(self.python, self.requirements)
         problems = state.problems(qgis_python_version())
         if problems:
             raise UserInputError(f"the new environment {self.env_dir} cannot run the worker: "
@@ -274,9 +271,13 @@ class EnvironmentInstaller:
         folder in the environment holding a link to it, named in a .pth file."""
         folder = self.env_dir / "qgis_osgeo"
         folder.mkdir(exist_ok=True)
+        link = folder / "osgeo"
         try:
-            (folder / "osgeo").symlink_to(self.osgeo_dir, target_is_directory=True)
-        except OSError:  # no symbolic links (Windows without the privilege): the whole folder
+            link.symlink_to(self.osgeo_dir, target_is_directory=True)
+        except OSError:
+            if os.name == "nt":  # Windows without the symbolic link privilege: a junction needs none
+                subprocess.run(["cmd", "/c", "mklink", "/J", str(link), self.osgeo_dir], capture_output=True)
+        if not link.exists():  # neither: QGIS's whole site-packages folder, after the environment's
             folder = Path(self.osgeo_dir).parent
         (self._site_packages() / "landcover_cnn_qgis_osgeo.pth").write_text(f"{folder}\n", encoding="utf-8")
 

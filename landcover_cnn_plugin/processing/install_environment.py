@@ -118,7 +118,7 @@ class InstallEnvironmentAlgorithm(LandcoverAlgorithm):
 
 
 def _qgis_osgeo_dir() -> str:
-    """QGIS's ``osgeo`` package folder (made importable in the environment if needed)."""
+    """QGIS's ``osgeo`` package folder (linked into the environment: the worker reads with it)."""
     import osgeo
 
     return str(Path(osgeo.__file__).resolve().parent)
