@@ -16,7 +16,8 @@ configuration from the file named by ``LCNN_PROBE_CONFIG``::
 
 and writes ``findings.json`` (what it saw: plugins, provider, algorithms, the plugin's message
 bar notice, the installer's run, dialog, the loaded layer's renderer, messages logged) plus
-``main_window.png``, ``dialog.png``, ``installer.png``, ``canvas.png`` and ``screen.png``, then
+``map_window.png``, ``main_window.png``, ``dialog.png``, ``installer.png``, ``canvas.png`` and
+``screen.png``, then
 quits QGIS through File > Exit. A timer ends QGIS with exit code 3 if something hangs. Every step
 is wrapped: a failure is written into the findings rather than a dialog; a step may return a
 condition the chain waits for (the installer runs in a background task, the GUI stays live).
@@ -184,6 +185,10 @@ def probe_dialog_log(dialog) -> str:
 def probe_run_algorithms() -> None:
     import processing
 
+    installer = PROBE_STATE.pop("installer", None)
+    if installer is not None:  # the user closes the installer's dialog
+        installer.close()
+
     for run in PROBE_CONFIG.get("run_algorithms") or []:
         started = time.monotonic()
         PROBE_FINDINGS.setdefault("runs", {})[run["key"]] = processing.run(run["id"], run["parameters"])
@@ -295,6 +300,13 @@ def probe_screenshots() -> None:
     PROBE_FINDINGS["canvas_png"] = probe_save(qgis.utils.iface.mapCanvas().grab(), "canvas.png")
 
 
+@probe_step
+def probe_map_screenshot() -> None:
+    """The main window with the classified map in the canvas, the Toolbox open, no dialog."""
+    QApplication.processEvents()
+    PROBE_FINDINGS["map_window_png"] = probe_save(qgis.utils.iface.mainWindow().grab(), "map_window.png")
+
+
 def probe_save(pixmap, name: str) -> dict[str, Any]:
     path = PROBE_OUTPUT / name
     saved = pixmap.save(str(path), "PNG")
@@ -372,5 +384,6 @@ QTimer.singleShot(int(PROBE_CONFIG.get("timeout_s", 240) * 1000), probe_timeout)
 # Wait for the event loop (QGIS finishes restoring its window) before the first step.
 QTimer.singleShot(1500, lambda: probe_chain([
     probe_startup, probe_registry, probe_wait_for_notice, probe_notice, probe_install_from_notice,
-    probe_run_algorithms, probe_run_and_load, probe_restart_plugin, probe_show_toolbox,
-    probe_open_dialog, probe_screenshots, probe_close_dialog, probe_unload, probe_quit]))
+    probe_run_algorithms, probe_run_and_load, probe_show_toolbox, probe_map_screenshot,
+    probe_restart_plugin, probe_open_dialog, probe_screenshots, probe_close_dialog, probe_unload,
+    probe_quit]))

@@ -170,7 +170,7 @@ def run_desktop(workdir: Path, plan: dict, zip_path: Path = PLUGIN_ZIP, worker_p
                "command": command, "profiles_root": str(profiles_root), "plugin_dir": str(plugin_dir),
                "ini": str(ini), "findings": str(findings), "output": str(log_path),
                **{f"{name}_png": str(output_dir / f"{name}.png")
-                  for name in ("screen", "main_window", "dialog", "installer", "canvas")}}
+                  for name in ("screen", "main_window", "map_window", "dialog", "installer", "canvas")}}
     (workdir / "run.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     plan = probe_plan(workdir, args.python, install, args.train_samples, args.classify_raster,
                       args.classify_model, args.dialog)
     summary = run_desktop(workdir, plan, args.zip, args.python, args.timeout)
-    screen = Path(summary["screen_png"])
+    screen = Path(summary["map_window_png"])  # the classified map in the canvas, no dialog
     if args.screenshot and screen.exists():
         target = Path(args.screenshot)
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -34,12 +34,14 @@ TERMINATE_GRACE_S = 3.0
 
 
 class WorkerError(RuntimeError):
-    """The worker failed; ``message`` is meant for the user."""
+    """The worker failed; ``message`` is meant for the user. ``summary``: one short line for a long
+    message (the plugin logs the message once and reports the summary, which QGIS repeats)."""
 
-    def __init__(self, message: str, parameter: str | None = None) -> None:
+    def __init__(self, message: str, parameter: str | None = None, summary: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.parameter = parameter
+        self.summary = summary
 
 
 class WorkerCanceled(RuntimeError):
@@ -165,11 +167,11 @@ class WorkerProcess:
         """
         if not self.python:
             raise WorkerError(f"No Python interpreter with TensorFlow was found ({self.python_source}). "
-                              + HOW_TO_CHOOSE, "PYTHON")
+                              + HOW_TO_CHOOSE, "PYTHON", self._no_tensorflow())
         if not (os.path.isfile(self.python) or shutil.which(self.python)):
             raise WorkerError(
                 f"The Python interpreter {self.python} (from {self.python_source}) does not exist. "
-                + HOW_TO_CHOOSE, "PYTHON")
+                + HOW_TO_CHOOSE, "PYTHON", self._no_tensorflow())
         try:
             proc = subprocess.Popen(
                 self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -179,7 +181,7 @@ class WorkerProcess:
         except OSError as exc:
             raise WorkerError(
                 f"Could not start the Python interpreter {self.python} (from {self.python_source}): "
-                f"{exc}. " + HOW_TO_CHOOSE, "PYTHON") from exc
+                f"{exc}. " + HOW_TO_CHOOSE, "PYTHON", self._no_tensorflow()) from exc
 
         lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
 
@@ -234,7 +236,7 @@ class WorkerProcess:
             self.cleanup()
             if error.parameter == "PYTHON":  # the interpreter lacks a package: which one it was, and why
                 raise WorkerError(f"{error.message} It was chosen from {self.python_source}. {HOW_TO_CHOOSE}",
-                                  "PYTHON")
+                                  "PYTHON", self._no_tensorflow())
             raise error
         if returncode != 0 or result is None:
             self.cleanup()
@@ -245,6 +247,10 @@ class WorkerProcess:
                 f"The worker process ({self.python}) {how} before finishing the {self.job} job. "
                 f"Last messages: {tail or '(none)'}")
         return result
+
+    def _no_tensorflow(self) -> str:
+        return (f"no Python with the worker's packages ({self.python or 'none found'}; see the message "
+                "above): run 'Install TensorFlow environment'.")
 
     @staticmethod
     def _close_pipes(proc: subprocess.Popen, threads: list[threading.Thread]) -> None:

@@ -186,4 +186,7 @@ class LandcoverAlgorithm(QgsProcessingAlgorithm):
             return worker.run(feedback.setProgress, on_log, feedback.isCanceled)
         except WorkerError as exc:
             text = f"{exc.parameter}: {exc.message}" if exc.parameter else exc.message
+            if exc.summary:  # a long explanation once, as a warning; QGIS repeats the exception's text
+                feedback.pushWarning(text)
+                text = f"{exc.parameter}: {exc.summary}" if exc.parameter else exc.summary
             raise QgsProcessingException(text) from None

@@ -155,7 +155,8 @@ CASES = [
     BadInput("python-without-tensorflow-train", 13, "landcovercnn:trainmodel",
              {"INPUT": "{in}/samples.csv", **TRAIN_FAST, "OUTPUT_MODEL": "{out}/model.lcnn",
               "OUTPUT_REPORT": "{out}/report.html"},
-             "PYTHON", ("/usr/bin/python3", "pip install", "LANDCOVER_CNN_PYTHON"),
+             "PYTHON", ("/usr/bin/python3", "tensorflow", "Install TensorFlow environment",
+                        "LANDCOVER_CNN_PYTHON"),
              env={"LANDCOVER_CNN_PYTHON": "/usr/bin/python3"}),
     # 14. EPOCHS 0, negative sizes, TEST_FRACTION outside (0, 1)
     BadInput("epochs-zero", 14, "landcovercnn:trainmodel",
