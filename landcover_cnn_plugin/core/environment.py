@@ -188,15 +188,6 @@ def python_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def has_tensorflow(python: str) -> bool:
-    """Whether ``python`` runs and can find TensorFlow (without importing it)."""
-    try:
-        return subprocess.run([python, *TENSORFLOW_PROBE], env=python_environment(), timeout=PROBE_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL, capture_output=True).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 # Run by the environment's interpreter: its version, the pins it does not match, QGIS's GDAL.
 _INSPECT_SCRIPT = r"""
 import json, sys

@@ -15,12 +15,14 @@ from landcover_cnn_plugin.core.environment import (
     MARKER_FILE,
     Pin,
     base_python_candidates,
+    built_for,
     environment_python,
     find_base_python,
     inspect_environment,
     missing_from_folder,
     read_pins,
     requirements_path,
+    write_marker,
 )
 from landcover_cnn_plugin.core.errors import UserInputError
 from landcover_cnn_plugin.core.installer import RESOLVED, VENV_DONE, PipProgress
@@ -137,6 +139,19 @@ def test_inspect_environment_reports_the_pins_an_interpreter_lacks():
     assert any("tensorflow-cpu" in problem for problem in debian.problems(debian.python_version))
     missing = inspect_environment("/opt/no-such-python", requirements_path())
     assert missing.problems("3.11") == [missing.error] and "does not run" in missing.error
+
+
+def test_marker_says_for_which_requirements_the_environment_was_built(tmp_path):
+    """What the Desktop notice reads (no process): a plugin update with a new list needs a rebuild."""
+    requirements = tmp_path / "requirements-worker.txt"
+    shutil.copyfile(requirements_path(), requirements)
+    environment = tmp_path / "venv"
+    environment.mkdir()
+    assert not built_for(environment, requirements)  # not complete
+    write_marker(environment, requirements, {"python_version": "3.11"})
+    assert built_for(environment, requirements)
+    requirements.write_text(requirements.read_text() + "onnxruntime==1.31.1\n")
+    assert not built_for(environment, requirements)
 
 
 def test_worker_interpreter_order(tmp_path, monkeypatch):
