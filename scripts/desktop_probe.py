@@ -301,6 +301,18 @@ def probe_screenshots() -> None:
 
 
 @probe_step
+def probe_fit_map():
+    """Zoom the canvas (resized by the Toolbox) to the classified map; wait until it is drawn."""
+    canvas = qgis.utils.iface.mapCanvas()
+    layers = canvas.layers()
+    if layers:
+        canvas.setExtent(layers[0].extent())
+        canvas.refresh()
+    earliest = time.monotonic() + 1.0
+    return lambda: time.monotonic() > earliest and not canvas.isDrawing()
+
+
+@probe_step
 def probe_map_screenshot() -> None:
     """The main window with the classified map in the canvas, the Toolbox open, no dialog."""
     QApplication.processEvents()
@@ -384,6 +396,6 @@ QTimer.singleShot(int(PROBE_CONFIG.get("timeout_s", 240) * 1000), probe_timeout)
 # Wait for the event loop (QGIS finishes restoring its window) before the first step.
 QTimer.singleShot(1500, lambda: probe_chain([
     probe_startup, probe_registry, probe_wait_for_notice, probe_notice, probe_install_from_notice,
-    probe_run_algorithms, probe_run_and_load, probe_show_toolbox, probe_map_screenshot,
+    probe_run_algorithms, probe_run_and_load, probe_show_toolbox, probe_fit_map, probe_map_screenshot,
     probe_restart_plugin, probe_open_dialog, probe_screenshots, probe_close_dialog, probe_unload,
     probe_quit]))

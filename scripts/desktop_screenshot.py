@@ -49,8 +49,9 @@ PLUGIN_ZIP = ROOT / "dist" / "landcover_cnn_plugin.zip"
 DEFAULT_SCREENSHOT = ROOT / "docs" / "images" / "desktop_first_map.png"
 #: The profiles folder's name: spaces and letters outside ASCII, as in many users' home folders.
 PROFILES_FOLDER = "QGIS profiles Zoë Łódź"
-#: Train land cover model on a samples CSV in seconds: a few epochs of the per-pixel default model.
-FAST_TRAINING = {"LABEL": "code", "NAMES_FIELD": "fclass", "EPOCHS": 3, "PATIENCE": 2, "BATCH_SIZE": 256}
+#: Train land cover model on a samples CSV in seconds: a few epochs (--train-epochs) of the per-pixel
+#: default model.
+FAST_TRAINING = {"LABEL": "code", "NAMES_FIELD": "fclass", "PATIENCE": 2, "BATCH_SIZE": 256}
 PROBE_SOURCE = Path(__file__).resolve().with_name("desktop_probe.py")
 SCREEN_SIZE = "1440x900x24"
 STARTUP_TIMEOUT_S = 120.0
@@ -117,7 +118,7 @@ def wait_for_qgis(qgis: subprocess.Popen, findings: Path, started: float, timeou
 
 def probe_plan(workdir: Path, worker_python: str | None, install_parameters: dict[str, str],
                train_samples: str | None, classify_raster: str | None, classify_model: str | None,
-               dialog_algorithm: str) -> dict:
+               dialog_algorithm: str, train_epochs: int = 3) -> dict:
     """What the probe does after start-up: install (without ``worker_python``), check, train,
     classify with the map loaded; outputs under ``<workdir>/out``."""
     out = workdir / "out"
@@ -125,7 +126,7 @@ def probe_plan(workdir: Path, worker_python: str | None, install_parameters: dic
     if train_samples:
         classify_model = str(out / "model.lcnn")
         runs.append({"key": "train", "id": "landcovercnn:trainmodel", "parameters": {
-            "INPUT": train_samples, **FAST_TRAINING, "OUTPUT_MODEL": classify_model,
+            "INPUT": train_samples, **FAST_TRAINING, "EPOCHS": train_epochs, "OUTPUT_MODEL": classify_model,
             "OUTPUT_REPORT": str(out / "training_report.html")}})
     load = None
     if classify_raster and classify_model:
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-url", default="", help="the installer's package index (INDEX_URL)")
     parser.add_argument("--train-samples", default=None,
                         help="samples CSV: Train land cover model in Desktop (a few epochs)")
+    parser.add_argument("--train-epochs", type=int, default=3, help="maximum epochs of that training")
     parser.add_argument("--classify-raster", default=None,
                         help="band stack: Classify image in Desktop, the map loaded into the canvas")
     parser.add_argument("--classify-model", default=None,
@@ -200,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     install = {name: value for name, value in (("WHEELS", args.wheels), ("INDEX_URL", args.index_url))
                if value}
     plan = probe_plan(workdir, args.python, install, args.train_samples, args.classify_raster,
-                      args.classify_model, args.dialog)
+                      args.classify_model, args.dialog, args.train_epochs)
     summary = run_desktop(workdir, plan, args.zip, args.python, args.timeout)
     screen = Path(summary["map_window_png"])  # the classified map in the canvas, no dialog
     if args.screenshot and screen.exists():

@@ -64,6 +64,7 @@ class InstallResult:
     changed: bool  # False: the environment was healthy and left alone
     tensorflow_version: str  # from the installed package's metadata (TensorFlow is not imported)
     size_bytes: int = 0  # of the environment, measured after a build
+    seconds: float = 0.0  # the build's (venv, pip, GDAL check)
 
 
 class PipProgress:
@@ -189,6 +190,7 @@ class EnvironmentInstaller:
         elif self.env_dir.exists():
             state = "the environment" if self.reinstall else "an incomplete environment"
             self.reporter.log(f"Removing {state} {self.env_dir}")
+        started = time.monotonic()
         try:
             self._remove()
             self._create()
@@ -200,7 +202,8 @@ class EnvironmentInstaller:
             self._remove()
             raise
         self.reporter.progress(100)
-        return InstallResult(self.python, True, state.tensorflow_version(), folder_size(self.env_dir))
+        return InstallResult(self.python, True, state.tensorflow_version(), folder_size(self.env_dir),
+                             time.monotonic() - started)
 
     # --- steps --------------------------------------------------------------------------------
     def _check_wheel_folder(self) -> None:

@@ -107,7 +107,8 @@ class InstallEnvironmentAlgorithm(LandcoverAlgorithm):
             return {}
         tensorflow_version = result.tensorflow_version
         if result.changed:  # a new environment: TensorFlow is imported once, by the check job
-            feedback.pushInfo(f"Installed {result.size_bytes / 1e9:.1f} GB into {installer.env_dir}")
+            feedback.pushInfo(f"Installed {result.size_bytes / 1e9:.1f} GB into {installer.env_dir} in "
+                              f"{result.seconds:.0f} s")
             steps.setCurrentStep(1)
             check = self.run_worker("check", [], steps,
                                     python=(result.python, "the environment just installed"))
