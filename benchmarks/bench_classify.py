@@ -67,15 +67,16 @@ def tiled_vrt(source: str, target: Path, megapixels: float) -> tuple[int, int]:
 
 
 def train(model_type: str, path: Path, epochs: int) -> Path:
-    from landcover_cnn_plugin.core.models import check_model_type
+    from landcover_cnn_plugin.core.models import family
+    from landcover_cnn_plugin.core.settings import TrainingSettings
     from landcover_cnn_plugin.core.training import LandcoverTrainer
     from lcnn_testing import reference_samples_csv, reference_stack
 
     if not path.exists():
-        per_pixel = check_model_type(model_type).per_pixel
-        trainer = LandcoverTrainer(model_type=model_type, epochs=epochs, patience=epochs,
-                                   batch_size=256, names_field="fclass",
-                                   raster=None if per_pixel else str(reference_stack()))
+        uses_patches = family(model_type).uses_patches
+        trainer = LandcoverTrainer(TrainingSettings(
+            model_type=model_type, epochs=epochs, patience=epochs, batch_size=256, names_field="fclass",
+            balance="class_weights", raster=str(reference_stack()) if uses_patches else None))
         trainer.fit(str(reference_samples_csv()))
         trainer.save(str(path))
     return path
@@ -122,7 +123,7 @@ def study_loop_pixels_per_second(model_path: Path, n_pixels: int = 2000) -> floa
     model = load_model_file(model_path)
     values = gdal.Open(str(reference_stack())).ReadAsArray(0, 0, 768, 4).astype(np.float32)
     pixels = model.scaler.transform(values.reshape(values.shape[0], -1).T[:n_pixels])
-    network = model.keras_model
+    network = model.network
     network.predict(pixels[:1], verbose=0)
     started = time.perf_counter()
     for i in range(len(pixels)):

@@ -87,12 +87,14 @@ def _pixels_per_second(predict, features: np.ndarray, min_seconds: float = 1.0) 
 def _run_keras(name: str, settings: dict[str, Any], table: Any, protocol: str, all_features: np.ndarray,
                folder: str) -> dict[str, Any]:
     from landcover_cnn_plugin.core.model_file import load_model_file
+    from landcover_cnn_plugin.core.settings import TrainingSettings
     from landcover_cnn_plugin.core.training import LandcoverTrainer
 
     options = dict(KERAS_DEFAULTS, **settings)
     cpu_started = time.process_time()
-    trainer = LandcoverTrainer(split=protocol, group="polygon_id" if protocol == "group" else None,
-                               reporter=_Quiet(), **options).fit(table)
+    group = "polygon_id" if protocol == "group" else None
+    settings = TrainingSettings(split=protocol, group=group, **options)
+    trainer = LandcoverTrainer(settings, reporter=_Quiet()).fit(table)
     fit_cpu = time.process_time() - cpu_started
     path = os.path.join(folder, f"{name}-{protocol}.lcnn".replace("+", "_"))
     trainer.save(path)

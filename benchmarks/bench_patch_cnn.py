@@ -66,11 +66,12 @@ def _classify_speed(model: Any, stack: str, folder: str) -> float:
 def _keras_row(name: str, frame: Any, stack: str, folder: str, model_type: str, settings: dict,
                patch_size: int = 1) -> dict[str, Any]:
     from landcover_cnn_plugin.core.model_file import load_model_file
+    from landcover_cnn_plugin.core.settings import TrainingSettings
     from landcover_cnn_plugin.core.training import LandcoverTrainer
 
-    trainer = LandcoverTrainer(label="code", names_field="fclass", model_type=model_type,
-                               raster=stack if patch_size > 1 else None,
-                               patch_size=patch_size if patch_size > 1 else 7, seed=42, **settings)
+    trainer = LandcoverTrainer(TrainingSettings(
+        label="code", names_field="fclass", model_type=model_type, raster=stack if patch_size > 1 else None,
+        patch_size=patch_size if patch_size > 1 else 7, seed=42, **settings))
     trainer.fit(frame)
     path = os.path.join(folder, f"{name}.lcnn")
     trainer.save(path)

@@ -29,7 +29,6 @@ def build_model():
         QgsProcessingModelChildParameterSource,
         QgsProcessingModelOutput,
         QgsProcessingModelParameter,
-        QgsProcessingParameterEnum,
         QgsProcessingParameterFeatureSource,
         QgsProcessingParameterField,
         QgsProcessingParameterMultipleLayers,
@@ -37,8 +36,8 @@ def build_model():
     )
     from qgis.PyQt.QtCore import QPointF
 
-    from landcover_cnn_plugin.core.models import AUTO_MODEL
-    from landcover_cnn_plugin.processing.training_parameters import MODEL_TYPE_KEYS, MODEL_TYPE_LABELS
+    from landcover_cnn_plugin.core.settings import training_options
+    from landcover_cnn_plugin.processing.training_parameters import setting_parameter
 
     model = QgsProcessingModelAlgorithm(MODEL_NAME, MODEL_GROUP, "landcovercnn")
     model.setHelpContent({"ALG_DESC": (
@@ -66,9 +65,9 @@ def build_model():
                                           QgsProcessingParameterField.Numeric), 120, 240)
     parameter(QgsProcessingParameterField("NAME_FIELD", "Class name field", "fclass", "POLYGONS",
                                           optional=True), 120, 300)
-    # trainmodel's own MODEL_TYPE options, in its order: the chosen index is passed on unchanged
-    parameter(QgsProcessingParameterEnum("MODEL_TYPE", "Model", MODEL_TYPE_LABELS,
-                                         defaultValue=MODEL_TYPE_KEYS.index(AUTO_MODEL)), 120, 360)
+    # trainmodel's own MODEL_TYPE parameter: the chosen index is passed on unchanged
+    model_type = next(spec for spec in training_options() if spec.name == "model_type")
+    parameter(setting_parameter(model_type, str), 120, 360)
     parameter(QgsProcessingParameterNumber("EPOCHS", "Maximum epochs",
                                            QgsProcessingParameterNumber.Integer, 200, minValue=1), 120, 420)
 

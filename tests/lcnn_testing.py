@@ -249,7 +249,7 @@ def train_small_model(path: Path, epochs: int = 3, n_samples: int = 6000, seed: 
     from landcover_cnn_plugin.core.legend import ClassLegend
     from landcover_cnn_plugin.core.metrics import compute_metrics
     from landcover_cnn_plugin.core.model_file import save_model_file
-    from landcover_cnn_plugin.core.models import build_model
+    from landcover_cnn_plugin.core.models import FAMILIES
     from landcover_cnn_plugin.core.scaling import ZScoreScaler
 
     keras.utils.set_random_seed(seed)
@@ -259,7 +259,7 @@ def train_small_model(path: Path, epochs: int = 3, n_samples: int = 6000, seed: 
     legend = ClassLegend(sorted(names), names)
     scaler = ZScoreScaler().fit(features)
     ids = legend.ids_from_codes(train["code"].to_numpy())
-    network = build_model("study_mlp", len(STUDY_BANDS), legend.n_classes)
+    network = FAMILIES["study_mlp"].compiled_network(len(STUDY_BANDS), legend.n_classes)
     fitted = network.fit(scaler.transform(features), keras.utils.to_categorical(ids, legend.n_classes),
                          epochs=epochs, batch_size=256, verbose=0, validation_split=0.2)
     probabilities = network.predict(scaler.transform(test[STUDY_BANDS].to_numpy(np.float32)), verbose=0)

@@ -38,9 +38,12 @@ def run_worker_cli(job: str, *args: str, timeout: float = 600) -> dict[str, Any]
 
 
 def _source_digest(*relative_paths: str) -> str:
+    """Digest of plugin source files; a folder stands for its Python files."""
     digest = hashlib.sha1()
     for relative in relative_paths:
-        digest.update((PLUGIN_PARENT / "landcover_cnn_plugin" / relative).read_bytes())
+        path = PLUGIN_PARENT / "landcover_cnn_plugin" / relative
+        for source in sorted(path.glob("*.py")) if path.is_dir() else [path]:
+            digest.update(source.read_bytes())
     return digest.hexdigest()[:10]
 
 
@@ -67,7 +70,7 @@ def small_model() -> Path:
     The cache name carries a digest of the model-file and network code, so a format change
     trains a new one.
     """
-    digest = _source_digest("core/model_file.py", "core/models.py")
+    digest = _source_digest("core/model_file.py", "core/models")
     target = CACHE_DIR / f"reliability_model_{digest}.lcnn"
     if not target.exists():
         CACHE_DIR.mkdir(parents=True, exist_ok=True)

@@ -27,22 +27,14 @@ import numpy as np
 from .errors import UserInputError
 
 BALANCE_METHODS = ("none", "class_weights", "to_n", "smote")
-#: Default of the trainer and the ``train`` job: with it the default model (spectral_cnn) matched or
-#: beat RandomForest-200 on OA, kappa and macro F1 of the grouped split (benchmarks/bench_models.py);
-#: without it macro F1 fell just below RandomForest's (rare classes such as grass get no recall).
+#: What "auto" means unless a model family says otherwise (``FamilyDefaults.balance``): with it the
+#: default model (spectral_cnn) matched or beat RandomForest-200 on OA, kappa and macro F1 of the
+#: grouped split (benchmarks/bench_models.py); without it macro F1 fell just below RandomForest's
+#: (rare classes such as grass get no recall).
 DEFAULT_BALANCE = "class_weights"
-#: The train job's default: each model type's own benchmarked setting (``ModelType.default_balance``:
+#: The training default: each model family's own benchmarked setting (``FamilyDefaults.balance``:
 #: class weights for the per-pixel models, none for patch_cnn, which lost overall accuracy with them).
 AUTO_BALANCE = "auto"
-
-
-def resolve_balance(method: str, model_type: str) -> str:
-    """The concrete balancing for ``method`` (``"auto"``: the model type's default)."""
-    from .models import MODEL_TYPES
-
-    if method == AUTO_BALANCE:
-        return MODEL_TYPES[model_type].default_balance if model_type in MODEL_TYPES else DEFAULT_BALANCE
-    return method
 
 
 @dataclass

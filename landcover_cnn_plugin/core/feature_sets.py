@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from .atomic import atomic_output
 from .errors import UserInputError
 from .progress import NullReporter, Reporter, ScaledReporter
+from .settings import TrainingSettings
 
 TABLE_COLUMNS = ("set_name", "features", "n_features", "overall_accuracy", "kappa", "macro_f1",
                  "n_train", "n_validation", "n_test", "epochs_run", "fit_seconds",
@@ -45,9 +47,9 @@ def parse_feature_sets(text: str, names: str | None = None) -> tuple[list[list[s
     return sets, set_names
 
 
-def compare_feature_sets(samples: Any, feature_sets: Sequence[Sequence[str]],
-                         set_names: Sequence[str] | None = None, reporter: Reporter | None = None,
-                         **trainer_settings: Any) -> list[dict[str, Any]]:
+def compare_feature_sets(samples: Any, feature_sets: Sequence[Sequence[str]], settings: TrainingSettings,
+                         set_names: Sequence[str] | None = None, reporter: Reporter | None = None
+                         ) -> list[dict[str, Any]]:
     """Train one model per feature set on the same rows, split and seed.
 
     Parameters
@@ -56,11 +58,11 @@ def compare_feature_sets(samples: Any, feature_sets: Sequence[Sequence[str]],
         The samples CSV.
     feature_sets : sequence of sequence of str
         Feature columns of each set.
+    settings : TrainingSettings
+        How every set is trained (its ``features`` are replaced by each set's).
     set_names : sequence of str, optional
         A name per set (default ``"set 1"``, ...).
     reporter : Reporter, optional
-    **trainer_settings
-        Passed to :class:`~.training.LandcoverTrainer` (label, group, model_type, split, ...).
 
     Returns
     -------
@@ -75,15 +77,13 @@ def compare_feature_sets(samples: Any, feature_sets: Sequence[Sequence[str]],
     union: list[str] = []
     for features in feature_sets:
         union += [name for name in features if name not in union]
-    settings = {key: value for key, value in trainer_settings.items() if key != "features"}
-    table = read_samples(samples, settings.get("label", "code"), union,
-                         settings.get("group", "polygon_id"), settings.get("names_field"), reporter)
+    table = read_samples(samples, settings.label, union, settings.group, settings.names_field, reporter)
     rows = []
     n_sets = len(feature_sets)
     for index, (name, features) in enumerate(zip(set_names, feature_sets, strict=True)):
         reporter.log(f"Feature set {index + 1}/{n_sets} '{name}': {list(features)}")
         part = ScaledReporter(reporter, 100.0 * index / n_sets, 100.0 * (index + 1) / n_sets)
-        trainer = LandcoverTrainer(**settings, features=list(features), reporter=part)
+        trainer = LandcoverTrainer(replace(settings, features=tuple(features)), reporter=part)
         trainer.fit(table)
         result = trainer.result()
         cv = (trainer.cv_results_ or {}).get("summary", {})

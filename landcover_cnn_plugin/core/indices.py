@@ -23,7 +23,7 @@ import numpy as np
 NO_DERIVED = "none"
 NORMALIZED_DIFFERENCES = "normalized_differences"
 DERIVED_FEATURES = (NO_DERIVED, NORMALIZED_DIFFERENCES)
-#: The trainer's default: the model type's own choice (``core.training.resolve_derived``).
+#: The training default: the model family's own choice (``TrainingSettings.resolved``).
 AUTO_DERIVED = "auto"
 
 

@@ -4,8 +4,8 @@ Zhang, Cisse, Dauphin and Lopez-Paz (2018), "mixup: Beyond empirical risk minimi
 ICLR: each training batch is replaced by ``lam * x_i + (1 - lam) * x_j`` with targets
 ``lam * y_i + (1 - lam) * y_j``, ``j`` a random partner in the same batch and ``lam`` drawn
 from Beta(alpha, alpha). It regularises a network that otherwise fits its training polygons
-within a few epochs; ``patch_cnn`` uses it (``ModelType.mixup_alpha``, figures in
-``core.models``). Here ``lam`` is taken as ``max(lam, 1 - lam)``, so that every training
+within a few epochs; ``patch_cnn`` uses it (``FamilyDefaults.mixup_alpha``, figures in
+``core.models.patch_cnn``). Here ``lam`` is taken as ``max(lam, 1 - lam)``, so that every training
 sample leads exactly one mix per epoch (the same distribution of pairs; the measured variant).
 
 Only training batches are mixed: validation, test and prediction see the real samples.

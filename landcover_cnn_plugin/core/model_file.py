@@ -1,9 +1,11 @@
-"""The model file (``.lcnn``): a zip of ``model.keras`` and ``metadata.json``. Never pickle.
+"""The model file (``.lcnn``): a zip of ``metadata.json`` and the network. Never pickle.
 
-:func:`read_model_metadata` needs only the standard library and NumPy (the QGIS process
-uses it to match raster bands to the model's features). :func:`load_model_file` imports
-Keras and loads the network with ``safe_mode=True`` (no Python code runs from the file).
-See docs/DESIGN.md for the metadata layout.
+The network's member and format belong to the model family (``core.models``): ``model.keras``
+(Keras' native format, loaded with ``safe_mode=True``, so no Python code runs from the file) for
+the Keras families. :func:`read_model_metadata` needs only the standard library and NumPy (the
+QGIS process uses it to match raster bands to the model's features); :func:`load_model_file`
+gives a :class:`LoadedModel`, which predicts raw band values through its family. See
+docs/DESIGN.md for the metadata layout.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from .atomic import atomic_output
 from .errors import UserInputError
 from .indices import DERIVED_FEATURES, NO_DERIVED, add_derived, n_inputs
 from .legend import ClassLegend
+from .models import FAMILIES
+from .models.base import ModelFamily, PredictionGraph
 from .scaling import ZScoreScaler
 
 FORMAT_NAME = "landcover-cnn-model"
 FORMAT_VERSION = 2  # 2: optional derived_features (1 still reads: none)
-MODEL_MEMBER = "model.keras"
 METADATA_MEMBER = "metadata.json"
 MODEL_EXTENSION = ".lcnn"
 PREDICT_BATCH = 16384  # pixels per forward pass (study_mlp: ~60 MiB of activations)
@@ -62,8 +65,6 @@ def validate_metadata(metadata: Any, path: str | os.PathLike = "the model file")
     UserInputError
         (``MODEL``) saying which entry is missing or wrong.
     """
-    from .models import MODEL_TYPES
-
     if not isinstance(metadata, dict):
         raise _refuse(path, "its metadata is not a JSON object.")
     if metadata.get("format") != FORMAT_NAME:
@@ -79,9 +80,9 @@ def validate_metadata(metadata: Any, path: str | os.PathLike = "the model file")
     if missing:
         raise _refuse(path, f"its metadata lacks {', '.join(missing)}.")
     model_type = metadata["model_type"]
-    if model_type not in MODEL_TYPES:
+    if model_type not in FAMILIES:
         raise _refuse(path, f"unknown model type {model_type!r} (this plugin knows "
-                            f"{', '.join(MODEL_TYPES)}).")
+                            f"{', '.join(FAMILIES)}).")
     names = metadata["feature_names"]
     if (not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names)
             or len(set(names)) != len(names)):
@@ -89,8 +90,9 @@ def validate_metadata(metadata: Any, path: str | os.PathLike = "the model file")
     patch_size = metadata["patch_size"]
     if not isinstance(patch_size, int) or patch_size < 1 or patch_size % 2 == 0:
         raise _refuse(path, f"its patch size {patch_size!r} is not a positive odd integer.")
-    if MODEL_TYPES[model_type].per_pixel and patch_size != 1:
-        raise _refuse(path, f"a {model_type} model works per pixel but the patch size is {patch_size}.")
+    problem = FAMILIES[model_type].metadata_problem(metadata)
+    if problem:
+        raise _refuse(path, problem)
     try:
         scaler = ZScoreScaler.from_dict(metadata["scaler"])
         ClassLegend.from_dict(metadata["legend"])
@@ -131,9 +133,8 @@ def read_model_metadata(path: str | os.PathLike) -> dict[str, Any]:
     try:
         with zipfile.ZipFile(path) as archive:
             members = set(archive.namelist())
-            missing = [m for m in (METADATA_MEMBER, MODEL_MEMBER) if m not in members]
-            if missing:
-                raise _refuse(path, f"it lacks {' and '.join(missing)}.")
+            if METADATA_MEMBER not in members:
+                raise _refuse(path, f"it lacks {METADATA_MEMBER}.")
             raw = archive.read(METADATA_MEMBER)
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise _refuse(path, f"it is not a complete zip archive ({exc}); was it truncated, or is it "
@@ -144,45 +145,54 @@ def read_model_metadata(path: str | os.PathLike) -> dict[str, Any]:
         metadata = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _refuse(path, f"its metadata.json is not valid JSON ({exc}).") from exc
-    return validate_metadata(metadata, path)
+    validate_metadata(metadata, path)
+    network_member = FAMILIES[metadata["model_type"]].network_member
+    if network_member not in members:
+        raise _refuse(path, f"it lacks {network_member}.")
+    return metadata
 
 
-def save_model_file(path: str | os.PathLike, keras_model: Any, metadata: dict[str, Any]) -> str:
-    """Write ``keras_model`` and ``metadata`` as a model file, atomically.
+def save_model_file(path: str | os.PathLike, network: Any, metadata: dict[str, Any]) -> str:
+    """Write ``network`` (of the family ``metadata["model_type"]``) and ``metadata``, atomically.
 
     ``format``, ``format_version``, ``versions`` and ``created`` are filled in when absent.
     Returns the path written.
     """
-    import keras
     import sklearn
-    import tensorflow as tf
 
     metadata = dict(metadata)
     metadata["format"] = FORMAT_NAME
     metadata["format_version"] = FORMAT_VERSION
-    metadata.setdefault("versions", {"tensorflow": tf.__version__, "keras": keras.__version__,
-                                     "sklearn": sklearn.__version__, "numpy": np.__version__,
-                                     "landcover_cnn": plugin_version()})
-    metadata.setdefault("created", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     validate_metadata(metadata, path)
+    family = FAMILIES[metadata["model_type"]]
+    metadata.setdefault("versions", {**family.library_versions(), "sklearn": sklearn.__version__,
+                                     "numpy": np.__version__, "landcover_cnn": plugin_version()})
+    metadata.setdefault("created", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     text = json.dumps(metadata, indent=1, allow_nan=False)
     with tempfile.TemporaryDirectory(prefix="lcnn-save-") as folder:
-        keras_path = os.path.join(folder, MODEL_MEMBER)
-        keras_model.save(keras_path)
+        network_path = os.path.join(folder, family.network_member)
+        family.save_network(network, network_path)
         with atomic_output(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(METADATA_MEMBER, text)
-            archive.write(keras_path, MODEL_MEMBER)
+            archive.write(network_path, family.network_member)
     return os.fspath(path)
 
 
 class LoadedModel:
-    """A network with its metadata, ready to predict raw feature values.
+    """A trained network with its metadata, ready to predict raw band values.
+
+    What depends on the model type is asked of :attr:`family`; this class only applies the
+    metadata's rules (band order, derived inputs, scaling, legend) that every family shares.
 
     Attributes
     ----------
+    family : core.models.base.ModelFamily
+    network : object
+        The trained network as the family stores it (a ``keras.Model`` for Keras families).
     metadata : dict
     legend : ClassLegend
     feature_names : list of str
+    model_type : str
     patch_size : int
         1 for per-pixel models.
     derived_features : str
@@ -193,11 +203,11 @@ class LoadedModel:
     halo : int
         ``patch_size // 2``: extra pixels a block needs on each side.
     scaler : ZScoreScaler
-    keras_model : keras.Model
     """
 
-    def __init__(self, keras_model: Any, metadata: dict[str, Any]) -> None:
-        self.keras_model = keras_model
+    def __init__(self, family: ModelFamily, network: Any, metadata: dict[str, Any]) -> None:
+        self.family = family
+        self.network = network
         self.metadata = metadata
         self.legend = ClassLegend.from_dict(metadata["legend"])
         self.feature_names: list[str] = list(metadata["feature_names"])
@@ -207,34 +217,37 @@ class LoadedModel:
         self.n_inputs: int = n_inputs(len(self.feature_names), self.derived_features)
         self.halo: int = self.patch_size // 2
         self.scaler = ZScoreScaler.from_dict(metadata["scaler"])
-        self._predict_function = None
+        self._graph: PredictionGraph | None = None
+        self._runner = None
 
     @property
     def n_classes(self) -> int:
         return self.legend.n_classes
 
-    def _forward(self, scaled: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
-        """Probabilities of already scaled inputs, batch by batch -> (n, n_classes) float32.
+    @property
+    def prediction_graph(self) -> PredictionGraph:
+        """The family's prediction graph of the network (built on first use)."""
+        if self._graph is None:
+            self._graph = self.family.prediction_graph(self.network, self.patch_size)
+        return self._graph
 
-        Calls one traced ``tf.function`` of the network (no ``Model.predict`` data-adapter
-        overhead per call; one trace per input shape of the batch dimension ``None``).
+    def run_graph(self, inputs: np.ndarray) -> np.ndarray:
+        """The prediction graph on one batch of scaled inputs (its layout: :class:`PredictionGraph`)."""
+        if self._runner is None:
+            self._runner = self.family.graph_runner(self.prediction_graph)
+        return self._runner(inputs)
+
+    def network_inputs(self, values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+        """Raw band values -> what the network takes: derived channels added, then z-scored.
+
+        ``values`` is channels-last ``(..., n_bands)`` (feature rows or patches); where ``valid``
+        (shape ``values.shape[:-1]``) is False the inputs are 0 (the training mean). The one rule
+        for every prediction path, as in training (``PixelInputs``, ``PatchInputs``).
         """
-        if self._predict_function is None:
-            import tensorflow as tf
-
-            network = self.keras_model
-            spec = tf.TensorSpec((None, *network.inputs[0].shape[1:]), tf.float32)
-            self._predict_function = tf.function(lambda x: network(x, training=False),
-                                                 input_signature=[spec])
-        n = len(scaled)
-        out = np.empty((n, self.n_classes), dtype=np.float32)
-        for start in range(0, n, batch_size):
-            stop = min(n, start + batch_size)
-            out[start:stop] = self._predict_function(scaled[start:stop]).numpy()
-        return out
+        return self.scaler.transform(add_derived(values, self.derived_features), valid)
 
     def predict_proba(self, features: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
-        """Class probabilities of per-pixel feature vectors.
+        """Class probabilities of per-pixel feature vectors (per-pixel prediction graphs only).
 
         Parameters
         ----------
@@ -249,21 +262,17 @@ class LoadedModel:
         ndarray, shape (n, n_classes), float32
             Columns in legend (class id) order.
         """
-        if self.patch_size != 1:
+        if not self.prediction_graph.per_pixel:
             raise ValueError("a patch model predicts blocks (predict_block), not feature rows")
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[1] != len(self.feature_names):
             raise ValueError(f"expected (n, {len(self.feature_names)}) features, got {features.shape}")
-        return self._forward(self.network_inputs(features), batch_size)
-
-    def network_inputs(self, values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-        """Raw band values -> what the network takes: derived channels added, then z-scored.
-
-        ``values`` is channels-last ``(..., n_bands)`` (feature rows or patches); where ``valid``
-        (shape ``values.shape[:-1]``) is False the inputs are 0 (the training mean). The one rule
-        for every prediction path, as in training (``PixelInputs``, ``PatchInputs``).
-        """
-        return self.scaler.transform(add_derived(values, self.derived_features), valid)
+        scaled = self.network_inputs(features)
+        out = np.empty((len(scaled), self.n_classes), dtype=np.float32)
+        for start in range(0, len(scaled), batch_size):
+            stop = min(len(scaled), start + batch_size)
+            out[start:stop] = self.run_graph(scaled[start:stop])
+        return out
 
     def predict_codes(self, features: np.ndarray) -> np.ndarray:
         """Most probable class code per row of ``features`` (n, n_features) -> (n,) int64."""
@@ -284,23 +293,21 @@ class LoadedModel:
         ndarray, shape (n_classes, rows, cols), float32
             Probabilities of the interior pixels; 0 for every class where the pixel is invalid.
         """
-        if self.patch_size != 1:
-            from .patch_cnn import predict_patch_block  # the patch model's own block predictor
+        return self.family.predict_block(self, values, valid)
 
-            return predict_patch_block(self, values, valid)
-        bands, rows, cols = values.shape
-        if bands != len(self.feature_names):
-            raise ValueError(f"expected {len(self.feature_names)} bands, got {bands}")
-        flat_valid = np.asarray(valid, dtype=bool).reshape(-1)
-        pixels = np.asarray(values, dtype=np.float32).reshape(bands, -1)[:, flat_valid].T
-        out = np.zeros((rows * cols, self.n_classes), dtype=np.float32)
-        if pixels.shape[0]:
-            out[flat_valid] = self._forward(self.network_inputs(pixels))
-        return np.ascontiguousarray(out.T.reshape(self.n_classes, rows, cols))
+    def predict_at(self, features: np.ndarray, xy: np.ndarray | None = None,
+                   raster: str | None = None) -> np.ndarray:
+        """Class probabilities float32 ``(n, n_classes)`` at sample points.
+
+        ``features`` (n, n_features) the points' raw band values, ``xy`` (n, 2) their map
+        coordinates in the CRS of ``raster``, the stack they lie on (patch models cut their
+        patches there; per-pixel models need the features only).
+        """
+        return self.family.predict_at(self, np.asarray(features, dtype=np.float32), xy, raster)
 
 
 def load_model_file(path: str | os.PathLike) -> LoadedModel:
-    """Load a model file: metadata checks, then the network with ``safe_mode=True``.
+    """Load a model file: metadata checks, then the network through its family.
 
     Raises
     ------
@@ -309,29 +316,20 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
         or its input/output shapes disagree with the metadata.
     """
     metadata = read_model_metadata(path)
-    import keras
-
+    family = FAMILIES[metadata["model_type"]]
     with tempfile.TemporaryDirectory(prefix="lcnn-load-") as folder:
         try:
             with zipfile.ZipFile(path) as archive:
-                archive.extract(MODEL_MEMBER, folder)
+                archive.extract(family.network_member, folder)
         except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
             raise _refuse(path, f"its network cannot be extracted ({exc}).") from exc
         try:
-            custom = None
-            if metadata["model_type"] == "patch_cnn":  # its augmentation layer (a class, no code)
-                from .patch_cnn import custom_objects
-
-                custom = custom_objects()
-            network = keras.saving.load_model(os.path.join(folder, MODEL_MEMBER), compile=False,
-                                              safe_mode=True, custom_objects=custom)
-        except Exception as exc:  # Keras raises many types for a damaged archive
+            network = family.load_network(os.path.join(folder, family.network_member))
+        except Exception as exc:  # the libraries raise many types for a damaged file
             raise _refuse(path, f"its network cannot be loaded ({type(exc).__name__}: {exc}).") from exc
-    loaded = LoadedModel(network, metadata)
-    input_shape = tuple(network.inputs[0].shape[1:])
-    output_shape = tuple(network.outputs[0].shape[1:])
-    # A patch network may take any spatial size (fully convolutional): check its bands only.
-    expected_input = (loaded.n_inputs,) if loaded.patch_size == 1 else input_shape[:-1] + (loaded.n_inputs,)
+    loaded = LoadedModel(family, network, metadata)
+    input_shape, output_shape = family.network_shapes(network)
+    expected_input = family.input_shape(loaded.n_inputs, loaded.patch_size)
     if input_shape != expected_input or output_shape[-1:] != (loaded.n_classes,):
         raise _refuse(path, f"its network takes {input_shape} and returns {output_shape}, but the "
                             f"metadata describes {expected_input} -> {loaded.n_classes} classes.")

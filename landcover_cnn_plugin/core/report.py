@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .atomic import atomic_output
+from .models import FAMILIES
 from .splits import RANDOM_SPLIT_WARNING
 
 CSS = """
@@ -28,15 +29,11 @@ h1{font-size:1.6em;border-bottom:2px solid #2e7d32;padding-bottom:.2em}
 h2{font-size:1.25em;margin-top:1.6em;color:#2e7d32}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th{background:#f1f5f1}
-td.l,th.l{text-align:left}
+th{background:#f1f5f1} td.l,th.l{text-align:left}
 .swatch{display:inline-block;width:1.1em;height:1.1em;border:1px solid #555;vertical-align:middle}
-.big{font-size:1.15em}
-.note{background:#fff8e1;border-left:4px solid #f9a825;padding:.5em .8em}
+.big{font-size:1.15em} .note{background:#fff8e1;border-left:4px solid #f9a825;padding:.5em .8em}
 .ok{background:#e8f5e9;border-left:4px solid #2e7d32;padding:.5em .8em}
-img{max-width:100%}
-td.diag{background:#e8f5e9;font-weight:bold}
-.small{color:#666;font-size:.85em}
+img{max-width:100%} td.diag{background:#e8f5e9;font-weight:bold} .small{color:#666;font-size:.85em}
 """
 
 
@@ -248,13 +245,6 @@ def _key_value_table(items: Mapping[str, Any]) -> str:
     return f"<table>{rows}</table>"
 
 
-MODEL_DESCRIPTIONS = {
-    "study_mlp": "the study's dense network (512-256-128-64 units, softmax output), one pixel at a time",
-    "spectral_cnn": "a 1-D convolutional network along the band axis, one pixel at a time",
-    "patch_cnn": "a 2-D convolutional network that looks at a square patch around each pixel",
-}
-
-
 def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, Any],
                           example_patches_png: bytes | None = None) -> str:
     """Write the training report of a model (its model-file metadata, see docs/DESIGN.md).
@@ -268,7 +258,7 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
         (with ``counts``), ``metrics`` (test part), ``history``, ``versions``, ``created``;
         missing parts are left out of the report.
     example_patches_png : bytes, optional
-        PNG of example training patches per class (``core.patch_cnn.training_examples_png``),
+        PNG of example training patches per class (``ModelFamily.example_figure``),
         shown for patch models.
 
     Returns
@@ -286,7 +276,8 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
     if metadata.get("patch_size", 1) == 1:
         training.pop("patch_size", None)  # per-pixel model: the patch size does not apply
     data = {
-        "Model type": f"{model_type}: {MODEL_DESCRIPTIONS.get(model_type, '')}".strip(": "),
+        "Model type": f"{model_type}: {FAMILIES[model_type].description}" if model_type in FAMILIES
+                      else model_type,
         "Features (bands, in order)": ", ".join(metadata.get("feature_names", [])),
         "Patch size (pixels)": metadata.get("patch_size") if metadata.get("patch_size", 1) > 1 else None,
         "Derived inputs": (f"{metadata['derived_features'].replace('_', ' ')} of every band pair, "

@@ -17,25 +17,9 @@ from qgis.core import (
 )
 
 from ..core.errors import UserInputError
-from ..core.indices import AUTO_DERIVED
-from ..core.indices import DERIVED_FEATURES as DERIVED_CHOICES
-from ..core.models import AUTO_MODEL, DEFAULT_MODEL, MODEL_TYPES, PATCH_MODEL
+from ..core.models import AUTO_MODEL, MODEL_CHOICES, family
 from ..core.samples import NAME_COLUMNS
-
-# "auto" is appended last, so that the indices of the named models stay stable (the .model3 uses them).
-MODEL_TYPE_KEYS = [*MODEL_TYPES, AUTO_MODEL]
-MODEL_TYPE_LABELS = [*MODEL_TYPES, f"Automatic: {PATCH_MODEL} when the stack raster is given, "
-                                   f"else {DEFAULT_MODEL}"]
-SPLITS = ["group", "random"]
-SPLIT_LABELS = ["Grouped by polygon (no polygon in both training and test)", "Stratified random"]
-BALANCES = ["none", "class_weights", "to_n", "smote", "auto"]
-BALANCE_LABELS = ["None", "Class weights", "Resample to N per class (the study's way)",
-                  "SMOTE (synthetic minority over-sampling)",
-                  "Automatic: the model's benchmarked choice (class weights per pixel, none for patch_cnn)"]
-# "auto" first: the default, the model type's own benchmarked choice
-DERIVED_KEYS = [AUTO_DERIVED, *DERIVED_CHOICES]
-DERIVED_LABELS = ["Automatic: the model's benchmarked choice (none at present)",
-                  "None (the bands only)", "Normalized differences of every band pair"]
+from ..core.settings import SettingSpec, training_options
 
 TRAINING_HELP = (
     "<b>Samples</b>: the samples CSV from 'Sample rasters to CSV' or 'Extract training samples' "
@@ -70,8 +54,34 @@ TRAINING_HELP = (
 )
 
 
+def setting_parameter(spec: SettingSpec, translate) -> QgsProcessingParameterDefinition:
+    """The Processing parameter of a training setting (name, label, default, range, choices)."""
+    option = spec.option
+    label = translate(option.label)
+    if option.kind == "choice":
+        parameter = QgsProcessingParameterEnum(option.parameter, label, list(option.choice_labels),
+                                               defaultValue=option.choices.index(spec.default))
+    elif option.kind == "file":
+        parameter = QgsProcessingParameterFile(option.parameter, label, optional=option.optional,
+                                               fileFilter=option.file_filter)
+    elif option.kind == "raster":
+        parameter = QgsProcessingParameterRasterLayer(option.parameter, label, optional=option.optional)
+    elif spec.value_type in (int, float):
+        bounds = {key: value for key, value in (("minValue", option.minimum), ("maxValue", option.maximum))
+                  if value is not None}
+        number_type = (QgsProcessingParameterNumber.Integer if spec.value_type is int
+                       else QgsProcessingParameterNumber.Double)
+        parameter = QgsProcessingParameterNumber(option.parameter, label, number_type, spec.default, **bounds)
+    else:
+        parameter = QgsProcessingParameterString(option.parameter, label, spec.default,
+                                                 optional=option.optional)
+    if option.advanced:
+        parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    return parameter
+
+
 class TrainingParameters:
-    """Mixin: adds the training parameters and turns them into worker options."""
+    """Mixin: adds the training parameters (from ``core.settings``) and turns them into worker options."""
 
     INPUT = "INPUT"
     FEATURES = "FEATURES"
@@ -82,69 +92,18 @@ class TrainingParameters:
     MODEL_TYPE = "MODEL_TYPE"
     RASTER = "RASTER"
     PATCH_SIZE = "PATCH_SIZE"
-    SPLIT = "SPLIT"
-    TEST_FRACTION = "TEST_FRACTION"
-    BALANCE = "BALANCE"
-    SAMPLES_PER_CLASS = "SAMPLES_PER_CLASS"
-    EPOCHS = "EPOCHS"
-    BATCH_SIZE = "BATCH_SIZE"
-    PATIENCE = "PATIENCE"
-    SEED = "SEED"
     NO_GROUPS = "NO_GROUPS"
-    DERIVED_FEATURES = "DERIVED_FEATURES"
 
     def add_training_parameters(self, with_features: bool = True) -> None:
         self.addParameter(QgsProcessingParameterFile(
             self.INPUT, self.tr("Samples (CSV or vector file)"),
             fileFilter="CSV files (*.csv);;Vector files (*.gpkg *.shp *.geojson);;All files (*.*)"))
-        if with_features:
-            self.addParameter(QgsProcessingParameterString(
-                self.FEATURES, self.tr("Feature columns (comma-separated; empty = all band columns)"),
-                optional=True))
-        self.addParameter(QgsProcessingParameterString(self.LABEL, self.tr("Label column (class codes)"),
-                                                       "code"))
-        group = QgsProcessingParameterString(self.GROUP, self.tr("Group column"), "polygon_id",
-                                             optional=True)
-        self.addParameter(group)
-        self.addParameter(QgsProcessingParameterString(
-            self.NAMES_FIELD, self.tr("Class name column (empty = fclass/name when present)"),
-            optional=True))
-        self.addParameter(QgsProcessingParameterFile(
-            self.LEGEND, self.tr("Legend CSV (code,name,color)"), optional=True,
-            fileFilter="CSV files (*.csv)"))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.MODEL_TYPE, self.tr("Model"), MODEL_TYPE_LABELS,
-            defaultValue=MODEL_TYPE_KEYS.index(AUTO_MODEL)))
-        self.addParameter(QgsProcessingParameterRasterLayer(
-            self.RASTER, self.tr("Stack raster the samples come from (patch_cnn)"), optional=True))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.PATCH_SIZE, self.tr("Patch size (pixels, odd; patch_cnn only)"),
-            QgsProcessingParameterNumber.Integer, 7, minValue=3, maxValue=63))
-        self.addParameter(QgsProcessingParameterEnum(self.SPLIT, self.tr("Split"), SPLIT_LABELS,
-                                                     defaultValue=0))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.TEST_FRACTION, self.tr("Test fraction"), QgsProcessingParameterNumber.Double, 0.2,
-            minValue=0.05, maxValue=0.5))
-        self.addParameter(QgsProcessingParameterEnum(self.BALANCE, self.tr("Balancing"),
-                                                     BALANCE_LABELS, defaultValue=BALANCES.index("auto")))
-        advanced = [
-            QgsProcessingParameterNumber(self.SAMPLES_PER_CLASS, self.tr("Samples per class (N)"),
-                                         QgsProcessingParameterNumber.Integer, 500, minValue=2),
-            QgsProcessingParameterNumber(self.EPOCHS, self.tr("Maximum epochs"),
-                                         QgsProcessingParameterNumber.Integer, 200, minValue=1),
-            QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size"),
-                                         QgsProcessingParameterNumber.Integer, 60, minValue=1),
-            QgsProcessingParameterNumber(self.PATIENCE, self.tr("Patience (epochs)"),
-                                         QgsProcessingParameterNumber.Integer, 20, minValue=1),
-            QgsProcessingParameterNumber(self.SEED, self.tr("Random seed"),
-                                         QgsProcessingParameterNumber.Integer, 42),
-            QgsProcessingParameterBoolean(self.NO_GROUPS, self.tr("Ignore the group column"), False),
-            QgsProcessingParameterEnum(self.DERIVED_FEATURES, self.tr("Derived inputs"), DERIVED_LABELS,
-                                       defaultValue=DERIVED_KEYS.index(AUTO_DERIVED)),
-        ]
-        for parameter in advanced:
-            parameter.setFlags(parameter.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-            self.addParameter(parameter)
+        for spec in training_options():
+            if spec.option.in_processing and (with_features or spec.option.parameter != self.FEATURES):
+                self.addParameter(setting_parameter(spec, self.tr))
+        no_groups = QgsProcessingParameterBoolean(self.NO_GROUPS, self.tr("Ignore the group column"), False)
+        no_groups.setFlags(no_groups.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(no_groups)
 
     def samples_csv(self, parameters, context, feedback) -> str:
         """The samples as a CSV path: the file itself, or a vector file's attributes exported."""
@@ -189,9 +148,7 @@ class TrainingParameters:
         if missing:
             return False, (f"{self.FEATURES}: the samples file has no columns {missing}; its columns "
                            f"are {header}.")
-        model_type = MODEL_TYPE_KEYS[self.parameterAsEnum(parameters, self.MODEL_TYPE, context)]
-        if model_type == PATCH_MODEL and self.parameterAsRasterLayer(parameters, self.RASTER,
-                                                                     context) is None:
+        if self.patch_model_without_raster(parameters, context):
             return False, (f"{self.RASTER}: the patch_cnn model cuts patches from the stack raster; "
                            "choose the raster the samples were taken from.")
         return True, ""
@@ -200,38 +157,50 @@ class TrainingParameters:
     def split_list(text: str) -> list[str]:
         return [item.strip() for item in (text or "").split(",") if item.strip()]
 
+    def model_type(self, parameters, context) -> str:
+        return MODEL_CHOICES[self.parameterAsEnum(parameters, self.MODEL_TYPE, context)]
+
+    def patch_model_without_raster(self, parameters, context) -> bool:
+        model_type = self.model_type(parameters, context)
+        return (model_type != AUTO_MODEL and family(model_type).uses_patches
+                and self.parameterAsRasterLayer(parameters, self.RASTER, context) is None)
+
     def training_arguments(self, parameters, context, samples: str) -> list[str]:
-        """Worker options shared by the train and compare jobs."""
-        header = self.csv_header(samples)
-        label = self.parameterAsString(parameters, self.LABEL, context)
-        group = self.parameterAsString(parameters, self.GROUP, context)
-        if self.parameterAsBool(parameters, self.NO_GROUPS, context) or group not in header:
-            group = ""
-        names = self.parameterAsString(parameters, self.NAMES_FIELD, context)
-        if not names:
-            names = next((c for c in NAME_COLUMNS if c in header), "")
-        model_type = MODEL_TYPE_KEYS[self.parameterAsEnum(parameters, self.MODEL_TYPE, context)]
-        args = ["--samples", samples, "--label", label, "--group", group,
-                "--model-type", model_type,
-                "--split", SPLITS[self.parameterAsEnum(parameters, self.SPLIT, context)],
-                "--test-fraction", str(self.parameterAsDouble(parameters, self.TEST_FRACTION, context)),
-                "--balance", BALANCES[self.parameterAsEnum(parameters, self.BALANCE, context)],
-                "--samples-per-class", str(self.parameterAsInt(parameters, self.SAMPLES_PER_CLASS, context)),
-                "--epochs", str(self.parameterAsInt(parameters, self.EPOCHS, context)),
-                "--batch-size", str(self.parameterAsInt(parameters, self.BATCH_SIZE, context)),
-                "--patience", str(self.parameterAsInt(parameters, self.PATIENCE, context)),
-                "--seed", str(self.parameterAsInt(parameters, self.SEED, context)),
-                "--derived-features",
-                DERIVED_KEYS[self.parameterAsEnum(parameters, self.DERIVED_FEATURES, context)]]
-        if names:
-            args += ["--names-field", names]
-        legend = self.parameterAsFile(parameters, self.LEGEND, context)
-        if legend:
-            args += ["--legend", legend]
-        raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
-        if model_type == PATCH_MODEL and raster is None:
+        """Worker options shared by the train and compare jobs (the algorithms add ``--features``)."""
+        if self.patch_model_without_raster(parameters, context):
             raise UserInputError("the patch_cnn model needs the stack raster.", self.RASTER)
-        if raster is not None and model_type in (PATCH_MODEL, AUTO_MODEL):
-            args += ["--raster", raster.source(),
-                     "--patch-size", str(self.parameterAsInt(parameters, self.PATCH_SIZE, context))]
+        header = self.csv_header(samples)
+        args = ["--samples", samples]
+        for spec in training_options():
+            if spec.option.in_processing and spec.option.parameter != self.FEATURES:
+                value = self.worker_value(spec, parameters, context, header)
+                if value is not None:
+                    args += [spec.flag, value]
         return args
+
+    def worker_value(self, spec: SettingSpec, parameters, context, header: list[str]) -> str | None:
+        """The worker option's value of a setting (None: leave it out, the worker's default applies)."""
+        name, option = spec.option.parameter, spec.option
+        if name == self.GROUP:  # none when asked, or when the samples lack the column
+            group = self.parameterAsString(parameters, name, context)
+            ignored = self.parameterAsBool(parameters, self.NO_GROUPS, context) or group not in header
+            return "" if ignored else group
+        if name == self.NAMES_FIELD:
+            names = self.parameterAsString(parameters, name, context)
+            return names or next((c for c in NAME_COLUMNS if c in header), None)
+        if name in (self.RASTER, self.PATCH_SIZE):  # only where patches are cut
+            raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
+            model_type = self.model_type(parameters, context)
+            if raster is None or not (model_type == AUTO_MODEL or family(model_type).uses_patches):
+                return None
+            if name == self.RASTER:
+                return raster.source()
+        if option.kind == "choice":
+            return option.choices[self.parameterAsEnum(parameters, name, context)]
+        if option.kind == "file":
+            return self.parameterAsFile(parameters, name, context) or None
+        if spec.value_type is int:
+            return str(self.parameterAsInt(parameters, name, context))
+        if spec.value_type is float:
+            return str(self.parameterAsDouble(parameters, name, context))
+        return self.parameterAsString(parameters, name, context) or None

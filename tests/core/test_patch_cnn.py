@@ -31,13 +31,14 @@ def trained(tmp_path_factory):
     below covers their block-wise and per-patch computation too.
     """
     from landcover_cnn_plugin.core.model_file import load_model_file
+    from landcover_cnn_plugin.core.settings import TrainingSettings
     from landcover_cnn_plugin.core.training import LandcoverTrainer
 
     frame = reference_samples_frame().iloc[::4].reset_index(drop=True)
-    trainer = LandcoverTrainer(label="code", names_field="fclass", model_type="patch_cnn",
-                               raster=str(reference_stack()), patch_size=K, epochs=2, batch_size=256,
-                               patience=2, balance="class_weights", seed=7,
-                               derived_features="normalized_differences")
+    trainer = LandcoverTrainer(TrainingSettings(
+        label="code", names_field="fclass", model_type="patch_cnn", raster=str(reference_stack()),
+        patch_size=K, epochs=2, batch_size=256, patience=2, balance="class_weights", seed=7,
+        derived_features="normalized_differences"))
     trainer.fit(frame)
     path = tmp_path_factory.mktemp("patch_model") / "patch.lcnn"
     trainer.save(str(path))
@@ -79,7 +80,7 @@ def test_band_order_follows_names():
 def test_dihedral_group_and_keras_layer(stack_array):
     import keras
 
-    from landcover_cnn_plugin.core.patch_cnn import dihedral_layer_class
+    from landcover_cnn_plugin.core.models.patch_cnn import dihedral_layer_class
     from landcover_cnn_plugin.core.patches import all_dihedral, dihedral
 
     patch = np.moveaxis(stack_array[:, 100:105, 300:305], 0, -1)[None]  # a real, asymmetric patch
@@ -106,11 +107,11 @@ def test_training_labels_come_from_training_polygons_only(trained):
     """
     from landcover_cnn_plugin.core.indices import add_derived
     from landcover_cnn_plugin.core.io.grid import Grid
-    from landcover_cnn_plugin.core.patch_cnn import PatchInputs
+    from landcover_cnn_plugin.core.models.patch import PatchInputs
 
     trainer, _ = trained
     table, split = trainer.table_, trainer.split_
-    provider = PatchInputs(table, str(reference_stack()), K)
+    provider = PatchInputs(table, str(reference_stack()), K, trainer.derived_features_)
     scaler = provider.fit_scaler(split.train)
     inputs = provider.inputs(split.train, scaler)
     # each training patch's centre is its own row's pixel (the row that gives the label)
@@ -184,7 +185,7 @@ def test_blockwise_fully_convolutional_equals_per_patch(trained, tmp_path, stack
     # per patch, the derived channels come from the patch's bands (axis -1); block-wise from the
     # block's bands (axis 0): both paths must agree
     inputs = loaded.scaler.transform(add_derived(patches.values, loaded.derived_features), patches.valid)
-    per_patch = loaded.keras_model.predict(inputs, batch_size=4096, verbose=0)
+    per_patch = loaded.network.predict(inputs, batch_size=4096, verbose=0)
     got = blockwise[:, rows, cols].T
     np.testing.assert_allclose(got, per_patch, atol=2e-5, rtol=0)
     # same classes, except where two classes tie within float tolerance
@@ -207,11 +208,12 @@ def test_example_patches_picture(trained):
 
     import matplotlib.image
 
-    from landcover_cnn_plugin.core.patch_cnn import PatchInputs, example_patches_png
+    from landcover_cnn_plugin.core.models.patch import PatchInputs
+    from landcover_cnn_plugin.core.models.patch_examples import example_patches_png
 
     trainer, loaded = trained
     rows = trainer.split_.train
-    provider = PatchInputs(trainer.table_, str(reference_stack()), K)
+    provider = PatchInputs(trainer.table_, str(reference_stack()), K, "none")
     png = example_patches_png(provider.patches.values[rows], trainer.table_.codes[rows], loaded.legend,
                               loaded.feature_names, per_class=3, seed=1)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -221,11 +223,10 @@ def test_example_patches_picture(trained):
 
 
 def test_training_report_shows_patch_size_and_examples(trained, tmp_path):
-    from landcover_cnn_plugin.core.patch_cnn import training_examples_png
     from landcover_cnn_plugin.core.report import write_training_report
 
     trainer, loaded = trained
-    png = training_examples_png(trainer, per_class=2)
+    png = trainer.example_figure()
     assert png is not None and png[:4] == b"\x89PNG"
     html = (tmp_path / "report.html")
     write_training_report(html, loaded.metadata, example_patches_png=png)
@@ -265,7 +266,9 @@ def test_every_variant_has_an_exact_fully_convolutional_twin(stack_array, patch_
     Untrained weights, but batch-normalisation statistics set away from identity so that
     every layer matters.
     """
-    from landcover_cnn_plugin.core.patch_cnn import build_patch_cnn, fully_convolutional, predict_block_patch
+    from landcover_cnn_plugin.core.models import FAMILIES
+    from landcover_cnn_plugin.core.models.patch import predict_in_strips
+    from landcover_cnn_plugin.core.models.patch_cnn import build_patch_cnn
 
     k, h = patch_size, patch_size // 2
     window = stack_array[:, 200:230 + 2 * h, 300:334 + 2 * h]
@@ -280,7 +283,9 @@ def test_every_variant_has_an_exact_fully_convolutional_twin(stack_array, patch_
                                beta + rng.normal(0, 0.3, beta.shape),
                                moving_mean + rng.normal(0, 0.5, moving_mean.shape),
                                moving_var * rng.uniform(0.5, 2, moving_var.shape)])
-    out = predict_block_patch(fully_convolutional(model), z, max_pixels=300)  # several strips
+    family = FAMILIES["patch_cnn"]
+    graph = family.prediction_graph(model, k)  # the fully convolutional twin
+    out = predict_in_strips(family.graph_runner(graph), z, graph.halo, max_pixels=300)  # several strips
     assert out.shape == (8, 30, 34)
     patches = np.stack([np.moveaxis(z[:, i:i + k, j:j + k], 0, -1) for i in range(30) for j in range(34)])
     per_patch = model.predict(patches, verbose=0)

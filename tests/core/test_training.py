@@ -19,6 +19,7 @@ from landcover_cnn_plugin.core.model_file import (
     read_model_metadata,
 )
 from landcover_cnn_plugin.core.samples import read_samples
+from landcover_cnn_plugin.core.settings import TrainingSettings
 from landcover_cnn_plugin.core.training import LandcoverTrainer
 from lcnn_testing import (
     ROOT,
@@ -51,7 +52,8 @@ def small_csv():
 @pytest.fixture(scope="module", params=["spectral_cnn", "study_mlp"])
 def trained(request, small_csv):
     reporter = RecordingReporter()
-    trainer = LandcoverTrainer(names_field="fclass", model_type=request.param, reporter=reporter, **QUICK)
+    trainer = LandcoverTrainer(TrainingSettings(names_field="fclass", model_type=request.param, **QUICK),
+                               reporter=reporter)
     trainer.fit(small_csv)
     return trainer, reporter
 
@@ -109,8 +111,9 @@ def test_saved_model_predicts_identically_and_metadata_is_complete(trained, tmp_
 def test_same_seed_same_model():
     settings = dict(QUICK, epochs=2, patience=2)
     samples = str(reference_samples_subset_csv(12))
-    first = LandcoverTrainer(model_type="study_mlp", **settings).fit(samples)
-    second = LandcoverTrainer(model_type="study_mlp", **settings).fit(samples)
+    settings = TrainingSettings(model_type="study_mlp", **settings)
+    first = LandcoverTrainer(settings).fit(samples)
+    second = LandcoverTrainer(settings).fit(samples)
     np.testing.assert_array_equal(first.test_predictions_, second.test_predictions_)
     for a, b in zip(first.model_.get_weights(), second.model_.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -118,7 +121,8 @@ def test_same_seed_same_model():
 
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory, small_csv):
-    trainer = LandcoverTrainer(model_type="study_mlp", **dict(QUICK, epochs=1)).fit(small_csv)
+    settings = TrainingSettings(model_type="study_mlp", **dict(QUICK, epochs=1))
+    trainer = LandcoverTrainer(settings).fit(small_csv)
     path = tmp_path_factory.mktemp("model") / "model.lcnn"
     trainer.save(str(path))
     return path
@@ -161,12 +165,14 @@ BROKEN_FILES = {
     "extra class": lambda src, dst: _rewrite(src, dst, _edit(lambda m: m["legend"].update(
         codes=m["legend"]["codes"] + [9999], names=None, colors=None))),
     "unknown model type": lambda src, dst: _rewrite(src, dst, _edit(lambda m: m.update(model_type="svm"))),
+    "per-pixel with patches": lambda src, dst: _rewrite(src, dst, _edit(lambda m: m.update(patch_size=3))),
 }
 PROBLEM = {"random bytes": "zip", "renamed GeoTIFF": "zip", "truncated": "zip",
            "no metadata": "metadata.json",
            "no network": "model.keras", "malformed JSON": "JSON", "newer format": "update",
            "scaler length": "scaler", "extra feature": "takes", "extra class": "takes",
            "unknown model type": "model type", "unknown derived": "derived features",
+           "per-pixel with patches": "works per pixel but the patch size is 3",
            "derived, scaler length": "45 network inputs"}
 
 

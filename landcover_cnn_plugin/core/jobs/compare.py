@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ..atomic import check_output_folder
-from .train import add_training_arguments, trainer_settings
+from ..settings import add_arguments as add_training_arguments
 
 NAME = "compare"
 HELP = ("Compare feature sets (e.g. Sentinel-2 bands alone vs with a SAR band): train the same "
@@ -22,23 +22,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a name per set separated by ';', e.g. \"S2;S2+Phi\"")
     parser.add_argument("--output-table", required=True, help="CSV table to write")
     parser.add_argument("--report", default=None, help="HTML report to write")
-    add_training_arguments(parser)
+    add_training_arguments(parser, exclude=("features",))  # each set names its features
 
 
 def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     from ..feature_sets import compare_feature_sets, format_table, parse_feature_sets, write_table
     from ..progress import ScaledReporter
+    from ..settings import TrainingSettings
 
     check_output_folder(args.output_table, "OUTPUT_TABLE")
     if args.report:
         check_output_folder(args.report, "REPORT")
     feature_sets, set_names = parse_feature_sets(args.feature_sets, args.set_names)
-    rows = compare_feature_sets(args.samples, feature_sets, set_names, ScaledReporter(reporter, 0, 95),
-                                **trainer_settings(args))
+    settings = TrainingSettings.from_arguments(args)
+    rows = compare_feature_sets(args.samples, feature_sets, settings, set_names,
+                                ScaledReporter(reporter, 0, 95))
     write_table(args.output_table, rows)
     reporter.log(format_table(rows))
     if args.report:
         from ..report import write_comparison_report
 
-        write_comparison_report(args.report, rows, {"samples": args.samples, **trainer_settings(args)})
+        write_comparison_report(args.report, rows, {"samples": args.samples, **settings.resolved().to_dict()})
     return {"output_table": args.output_table, "report": args.report, "rows": rows}

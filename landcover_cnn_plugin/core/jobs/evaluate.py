@@ -52,13 +52,9 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     if not known.any():
         raise UserInputError(f"no sample belongs to a class of the model ({model.legend.codes}).", "SAMPLES")
     reporter.progress(40)
-    if model.patch_size > 1:
-        from ..patch_cnn import predict_proba_at
-
-        xy = table.xy[known] if table.xy is not None else None
-        predicted = model.legend.codes_from_ids(predict_proba_at(model, args.raster, xy).argmax(axis=1))
-    else:
-        predicted = model.predict_codes(table.features[known])
+    xy = table.xy[known] if table.xy is not None else None
+    probabilities = model.predict_at(table.features[known], xy, args.raster)
+    predicted = model.legend.codes_from_ids(probabilities.argmax(axis=1))
     metrics = compute_metrics(table.codes[known], predicted, model.legend)
     reporter.log(format_metrics(metrics))
     if args.metrics:

@@ -1,0 +1,72 @@
+"""The registry of model families: one module of this package per model type.
+
+A module of this package that defines ``FAMILY`` (an instance of a
+:class:`~.base.ModelFamily` subclass) registers a model type: adding one touches that module and
+its tests only. :data:`FAMILIES` lists them by their ``position``, :data:`MODEL_CHOICES` adds
+"auto". Importable without Keras (the QGIS process lists the choices from it); every family
+imports Keras inside its methods.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+
+from ..errors import UserInputError
+from .base import ModelFamily
+
+#: "auto" (the default of training): :data:`DEFAULT_PATCH_MODEL` when the stack raster is given,
+#: else :data:`DEFAULT_MODEL`. patch_cnn won benchmarks/bench_patch_cnn.py on the grouped fold
+#: against every per-pixel model on all three figures (k=7, no balancing, label smoothing, mixup:
+#: 0.676 / 0.582 / 0.537; the best per-pixel figures 0.622 / 0.506 / 0.492, each from another
+#: model), but it needs the raster to cut patches from.
+AUTO_MODEL = "auto"
+#: Position of "auto" among the choices (after the first three families, where saved workflows
+#: expect it).
+AUTO_POSITION = 3
+#: The per-pixel default (see ``spectral_cnn``), chosen where no stack raster is given.
+DEFAULT_MODEL = "spectral_cnn"
+DEFAULT_PATCH_MODEL = "patch_cnn"
+
+
+def _discover() -> dict[str, ModelFamily]:
+    """The ``FAMILY`` of every module of this package, ordered by position."""
+    found: list[ModelFamily] = []
+    for module_info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        family = getattr(module, "FAMILY", None)
+        if isinstance(family, ModelFamily):
+            found.append(family)
+    found.sort(key=lambda family: family.position)
+    positions = [family.position for family in found]
+    expected = [p for p in range(len(found) + 1) if p != AUTO_POSITION][:len(found)]
+    if positions != expected:
+        raise RuntimeError(f"model family positions {positions} must be {expected} "
+                           f"({AUTO_POSITION} is 'auto')")
+    return {family.name: family for family in found}
+
+
+#: Every model family by name, in the order of their positions.
+FAMILIES: dict[str, ModelFamily] = _discover()
+#: The model type choices: the families and "auto", each at its position (Processing enum index).
+MODEL_CHOICES: tuple[str, ...] = tuple(sorted([*FAMILIES, AUTO_MODEL], key=lambda name: (
+    AUTO_POSITION if name == AUTO_MODEL else FAMILIES[name].position)))
+
+
+def family(name: str) -> ModelFamily:
+    """The family called ``name``.
+
+    Raises
+    ------
+    UserInputError
+        (``MODEL_TYPE``) an unknown name, listing the choices.
+    """
+    if name not in FAMILIES:
+        raise UserInputError(f"unknown model type {name!r}; choose one of {', '.join(FAMILIES)}.",
+                             "MODEL_TYPE")
+    return FAMILIES[name]
+
+
+def auto_model_type(raster: str | None) -> str:
+    """What "auto" means: the patch model when the stack raster is given, else the per-pixel default."""
+    return DEFAULT_PATCH_MODEL if raster else DEFAULT_MODEL
