@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
@@ -42,6 +43,12 @@ class WorkerError(RuntimeError):
         self.message = message
         self.parameter = parameter
         self.summary = summary
+
+
+def _what_is_missing(python: str, message: str) -> str:
+    """'<python> has no module 'x'' from the worker's message, else that it lacks the packages."""
+    module = re.search(r"has no module '([^']+)'", message)
+    return f"{python} has no module '{module[1]}'" if module else f"{python} lacks the worker's packages"
 
 
 class WorkerCanceled(RuntimeError):
@@ -167,11 +174,11 @@ class WorkerProcess:
         """
         if not self.python:
             raise WorkerError(f"No Python interpreter with TensorFlow was found ({self.python_source}). "
-                              + HOW_TO_CHOOSE, "PYTHON", self._no_tensorflow())
+                              + HOW_TO_CHOOSE, "PYTHON", self._no_tensorflow("no Python was found"))
         if not (os.path.isfile(self.python) or shutil.which(self.python)):
             raise WorkerError(
                 f"The Python interpreter {self.python} (from {self.python_source}) does not exist. "
-                + HOW_TO_CHOOSE, "PYTHON", self._no_tensorflow())
+                + HOW_TO_CHOOSE, "PYTHON", self._no_tensorflow(f"{self.python} does not exist"))
         try:
             proc = subprocess.Popen(
                 self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -181,7 +188,8 @@ class WorkerProcess:
         except OSError as exc:
             raise WorkerError(
                 f"Could not start the Python interpreter {self.python} (from {self.python_source}): "
-                f"{exc}. " + HOW_TO_CHOOSE, "PYTHON", self._no_tensorflow()) from exc
+                f"{exc}. " + HOW_TO_CHOOSE, "PYTHON",
+                self._no_tensorflow(f"{self.python} does not start")) from exc
 
         lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
 
@@ -236,7 +244,7 @@ class WorkerProcess:
             self.cleanup()
             if error.parameter == "PYTHON":  # the interpreter lacks a package: which one it was, and why
                 raise WorkerError(f"{error.message} It was chosen from {self.python_source}. {HOW_TO_CHOOSE}",
-                                  "PYTHON", self._no_tensorflow())
+                                  "PYTHON", self._no_tensorflow(_what_is_missing(self.python, error.message)))
             raise error
         if returncode != 0 or result is None:
             self.cleanup()
@@ -248,9 +256,15 @@ class WorkerProcess:
                 f"Last messages: {tail or '(none)'}")
         return result
 
-    def _no_tensorflow(self) -> str:
-        return (f"no Python with the worker's packages ({self.python or 'none found'}; see the message "
-                "above): run 'Install TensorFlow environment'.")
+    def _no_tensorflow(self, what: str) -> str:
+        """One complete line (what, which interpreter, why, what to do): all that ``qgis_process
+        --json`` shows, and what QGIS repeats after the long explanation."""
+        if self.python:
+            why = f"chosen from {self.python_source}"
+        else:  # "nowhere (no provider setting, ...)": the places tried
+            why = self.python_source.removeprefix("nowhere (").removesuffix(")")
+        return (f"{what} ({why}): run 'Install TensorFlow environment' (Processing Toolbox > Land cover "
+                "CNN > Training).")
 
     @staticmethod
     def _close_pipes(proc: subprocess.Popen, threads: list[threading.Thread]) -> None:

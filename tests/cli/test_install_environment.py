@@ -4,8 +4,9 @@ The plugin zip is unpacked into the HOME's default QGIS profile (what *Install f
 enabled; nothing of the test run's settings reaches QGIS (no QGIS_CUSTOM_CONFIG_PATH, no
 QGIS_PLUGINPATH, no interpreter setting, no LANDCOVER_CNN_PYTHON), and pip sees only the wheel
 folder that ``make setup`` fills (no configuration, no index). The HOME's path has spaces and
-letters outside ASCII. One module fixture runs, in order: Check TensorFlow environment before the
-installation, the installation, a second installation, Check TensorFlow environment again.
+letters outside ASCII. One module fixture runs, in order: every algorithm that needs the worker
+before the installation (real inputs: each must stop with one explanation, no traceback, no output),
+the installation, a second installation, Check TensorFlow environment again.
 """
 
 from __future__ import annotations
@@ -18,14 +19,37 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from reliability import small_model, small_samples_csv
 
-from lcnn_testing import ROOT, QgisProcessRunner
+from lcnn_testing import ROOT, SAMPLE_DIR, QgisProcessRunner, reference_labels, reference_stack
 
 PLUGIN_ZIP = ROOT / "dist" / "landcover_cnn_plugin.zip"
 WHEELHOUSE = ROOT / "build" / "wheelhouse"  # filled by make setup (pip download)
 INSTALL = "landcovercnn:installenvironment"
 CHECK = "landcovercnn:checkenvironment"
 HOME_NAME = "home of Zoë Łódź"
+BANDS = "B03,B04,B05,B06,B07,B08,B8A,B11,B12"
+TRAIN_FAST = {"EPOCHS": 1, "PATIENCE": 1, "BATCH_SIZE": 256}
+WORKER_ALGORITHMS = (CHECK, "landcovercnn:trainmodel", "landcovercnn:comparefeaturesets",
+                     "landcovercnn:classifyimage", "landcovercnn:assessaccuracy")
+
+
+def _worker_algorithms(out: Path) -> dict[str, dict]:
+    """Every algorithm that needs the worker, with real inputs that pass QGIS's own checks."""
+    samples = str(small_samples_csv())
+    return {
+        CHECK: {},
+        "landcovercnn:trainmodel": {"INPUT": samples, **TRAIN_FAST, "OUTPUT_MODEL": str(out / "model.lcnn"),
+                                    "OUTPUT_REPORT": str(out / "report.html")},
+        "landcovercnn:comparefeaturesets": {"INPUT": samples, **TRAIN_FAST,
+                                            "FEATURE_SETS": f"{BANDS};B04,B08,B11",
+                                            "OUTPUT_TABLE": str(out / "compare.csv")},
+        "landcovercnn:classifyimage": {"INPUT": str(reference_stack()), "MODEL": str(small_model()),
+                                       "OUTPUT": str(out / "map.tif")},
+        "landcovercnn:assessaccuracy": {"INPUT": str(reference_labels()),
+                                        "REFERENCE": str(SAMPLE_DIR / "osm_landuse_water.gpkg"),
+                                        "FIELD": "code", "OUTPUT_MATRIX": str(out / "matrix.csv")},
+    }
 
 
 def _user_environment(home: Path) -> dict[str, str]:
@@ -58,8 +82,12 @@ def fresh_home(tmp_path_factory) -> dict:
     qgis_process = QgisProcessRunner("qgis_process.bin", environment=_user_environment(home))
     enabled = qgis_process("plugins", "enable", "landcover_cnn_plugin")
     assert enabled.returncode == 0, enabled.stdout + enabled.stderr
-    run = {"profile": profile, "environment": profile / "landcover_cnn" / "venv",
-           "before": qgis_process.run(CHECK, {}),
+    outputs = home / "outputs"
+    outputs.mkdir()
+    run = {"profile": profile, "environment": profile / "landcover_cnn" / "venv", "outputs": outputs,
+           "without": {algorithm: qgis_process.run(algorithm, parameters)
+                       for algorithm, parameters in _worker_algorithms(outputs).items()},
+           "without_json": qgis_process("run", CHECK),
            "install": qgis_process.run(INSTALL, {"WHEELS": str(WHEELHOUSE)}, timeout=1500)}
     run["files_after_install"] = _files(run["environment"])
     run["again"] = qgis_process.run(INSTALL, {"WHEELS": str(WHEELHOUSE)})
@@ -78,19 +106,50 @@ def _pins() -> dict[str, str]:
     return {pin.name: pin.version for pin in read_pins(requirements_path())}
 
 
-def test_without_tensorflow_one_message_says_what_where_why_and_what_to_do(fresh_home):
-    before = fresh_home["before"]
+def test_every_algorithm_that_needs_the_worker_is_tried_without_tensorflow():
+    """The algorithm modules that start the worker (the installer names its own interpreter)."""
+    starting = set()
+    for module in (ROOT / "landcover_cnn_plugin" / "processing").glob("*.py"):
+        source = module.read_text(encoding="utf-8")
+        name = re.search(r'^    NAME = "(\w+)"', source, re.MULTILINE)
+        if "self.run_worker(" in source and name and name[1] != INSTALL.split(":")[1]:
+            starting.add(f"landcovercnn:{name[1]}")
+    assert starting == set(WORKER_ALGORITHMS)
+
+
+@pytest.mark.parametrize("algorithm", WORKER_ALGORITHMS)
+def test_without_tensorflow_one_line_says_what_which_why_and_what_to_do(fresh_home, algorithm):
+    """What ``qgis_process --json`` shows: one line (QGIS prints an algorithm's error twice)."""
+    before = fresh_home["without"][algorithm]
     assert before.returncode != 0
     assert "Traceback" not in before.text
-    # QGIS repeats an algorithm's error (log, ERROR line, result): the explanation comes once,
-    # the repeated line is its one-line summary
-    assert before.text.count("It was chosen from") == 1, before.text
-    message = next(line for line in before.text.splitlines() if "It was chosen from" in line)
-    assert "has no module 'tensorflow'" in message  # what is missing
-    assert "/usr/bin/python3" in message  # which interpreter
-    assert "python3 on PATH (no provider setting" in message  # and why that one
-    assert str(fresh_home["environment"]) in message
-    assert "Run 'Install TensorFlow environment'" in message  # what to do
+    ours = {line for line in before.text.splitlines() if "Install TensorFlow environment" in line}
+    assert len(ours) == 1, before.text
+    line = ours.pop()
+    assert line.startswith("PYTHON: /usr/bin/python3 has no module '")  # which interpreter, what is missing
+    # why that one: the places tried before it
+    assert ("(chosen from python3 on PATH (no provider setting, no LANDCOVER_CNN_PYTHON; no environment "
+            f"made by 'Install TensorFlow environment' in {fresh_home['environment']}))") in line
+    assert line.endswith("run 'Install TensorFlow environment' (Processing Toolbox > Land cover CNN > "
+                         "Training).")  # what to do
+
+
+def test_without_tensorflow_the_log_explains_once_then_repeats_only_the_line(fresh_home):
+    """Without --json QGIS prints the log too: the explanation (with the other ways to choose an
+    interpreter) once, as a warning; QGIS's repeats of the error are the one line."""
+    text = fresh_home["without_json"].stdout + fresh_home["without_json"].stderr
+    assert "Traceback" not in text
+    explanations = [line for line in text.splitlines() if "It was chosen from" in line]
+    assert len(explanations) == 1, text
+    assert "has no module 'tensorflow'" in explanations[0]
+    assert "LANDCOVER_CNN_PYTHON, to a Python" in explanations[0]  # the other ways
+    repeats = {line.removeprefix("ERROR:").strip() for line in text.splitlines()
+               if "run 'Install TensorFlow environment'" in line}
+    assert len(repeats) == 1, text
+
+
+def test_without_tensorflow_nothing_is_written(fresh_home):
+    assert sorted(path.name for path in fresh_home["outputs"].iterdir()) == []
 
 
 def test_installs_from_the_wheel_folder_into_the_profile(fresh_home):
