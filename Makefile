@@ -37,7 +37,7 @@ demo: setup package
 	$(PY) scripts/demo.py
 
 bench: setup package
-	$(PY) -m benchmarks
+	PYTHONPATH=build/plugins:tests $(PY) -m benchmarks
 
 clean:
 	rm -rf build dist demo_output bench_output .pytest_cache .ruff_cache
