@@ -9,8 +9,8 @@ imports Keras inside its methods.
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
+import sys
 
 from ..errors import UserInputError
 from .base import ModelFamily
@@ -33,7 +33,12 @@ def _discover() -> dict[str, ModelFamily]:
     """The ``FAMILY`` of every module of this package, ordered by position."""
     found: list[ModelFamily] = []
     for module_info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        name = f"{__name__}.{module_info.name}"
+        # __import__, not importlib.import_module: QGIS records a plugin's modules through its
+        # __import__ hook and unloads exactly those when the plugin is reloaded or updated; a
+        # module it missed would survive with the old ModelFamily class and fail the check below.
+        __import__(name)
+        module = sys.modules[name]
         family = getattr(module, "FAMILY", None)
         if isinstance(family, ModelFamily):
             found.append(family)
