@@ -219,12 +219,15 @@ def _split_section(split: Mapping[str, Any]) -> str:
     return f"<h2>How the samples were split</h2>{text}<p>{RANDOM_SPLIT_WARNING}</p>"
 
 
-def _class_table(legend: Mapping[str, Any], counts: Mapping[str, Mapping[Any, int]]) -> str:
+def _class_table(legend: Mapping[str, Any], counts: Mapping[str, Mapping[Any, int]],
+                 groups: Mapping[str, Mapping[str, int]] | None = None) -> str:
     parts = ("train", "validation", "test")
 
     def count(part: str, code: int) -> str:
         table = counts.get(part) or {}
-        return str(table.get(str(code), table.get(code, 0)))
+        polygons = (groups or {}).get(part)
+        return str(table.get(str(code), table.get(code, 0))) + (
+            f' <span class="small">({polygons.get(str(code), 0)} pol.)</span>' if polygons else "")
 
     rows = []
     for code, name, color in zip(legend.get("codes", []), legend.get("names", []),
@@ -295,8 +298,10 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
         _key_value_table({k: (", ".join(map(str, v)) if isinstance(v, list) else v)
                           for k, v in training.items() if not isinstance(v, dict)}),
         "<h2>Classes</h2><p>Number of samples of each class in the training, validation (used "
-        "for early stopping) and test parts (used only for the figures in this report).</p>",
-        _class_table(legend, split.get("counts") or {}),
+        "for early stopping) and test parts (used only for the figures in this report)"
+        + (", and of the polygons (groups: each part of a multi-part feature, each point) they come "
+           "from" if split.get("groups") else "") + ".</p>",
+        _class_table(legend, split.get("counts") or {}, split.get("groups")),
         "<h2>Accuracy per class (test samples)</h2>", _per_class_table(metrics, colors),
         _confusion_section(metrics),
         _split_section(split),

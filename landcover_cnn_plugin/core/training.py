@@ -26,7 +26,7 @@ from .models.base import FitProgress
 from .progress import NullReporter, Reporter
 from .samples import SampleTable, read_samples
 from .settings import TrainingSettings
-from .splits import SplitIndices, split_samples
+from .splits import SplitIndices, check_split, class_summary, split_samples
 from .training_record import job_result, training_metadata
 from .training_run import predict_ids, train_once
 
@@ -43,7 +43,7 @@ def _read_table(samples: Any, settings: TrainingSettings, reporter: Reporter) ->
     if isinstance(samples, SampleTable):
         return samples.select_features(settings.features) if settings.features else samples
     return read_samples(samples, settings.label, settings.features, settings.group, settings.names_field,
-                        reporter)
+                        reporter, legend=settings.legend)
 
 
 class LandcoverTrainer:
@@ -109,9 +109,11 @@ class LandcoverTrainer:
         legend = build_legend(table, settings.legend)
         class_ids = legend.ids_from_codes(table.codes)
         reporter.log(f"{len(table)} samples, {len(table.feature_names)} features "
-                     f"{table.feature_names}, {legend.n_classes} classes {legend.codes}.")
+                     f"{table.feature_names}, {legend.n_classes} classes: "
+                     f"{class_summary(class_ids, table.groups, legend)}.")
         split = split_samples(class_ids, table.groups, settings.split, settings.test_fraction,
                               settings.validation_fraction, settings.seed, table.group_column)
+        check_split(split, class_ids, legend)  # refuses a class without training samples
         for warning in split.warnings:
             reporter.log(f"Warning: {warning}")
         reporter.log(f"{settings.split} split: {len(split.train)} training, "
