@@ -11,34 +11,13 @@ module can be imported without it. No qgis import.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .atomic import atomic_output
+from .html_page import escape, figure_png, key_value_table, page, png_img, pyplot, write_page
 from .models import FAMILIES
 from .splits import RANDOM_SPLIT_WARNING
-
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:2em auto;
-max-width:62em;color:#222;line-height:1.45;padding:0 1em}
-h1{font-size:1.6em;border-bottom:2px solid #2e7d32;padding-bottom:.2em}
-h2{font-size:1.25em;margin-top:1.6em;color:#2e7d32}
-table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th{background:#f1f5f1} td.l,th.l{text-align:left}
-.swatch{display:inline-block;width:1.1em;height:1.1em;border:1px solid #555;vertical-align:middle}
-.big{font-size:1.15em} .note{background:#fff8e1;border-left:4px solid #f9a825;padding:.5em .8em}
-.ok{background:#e8f5e9;border-left:4px solid #2e7d32;padding:.5em .8em}
-img{max-width:100%} td.diag{background:#e8f5e9;font-weight:bold} .small{color:#666;font-size:.85em}
-"""
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value))
 
 
 def _pct(value: Any) -> str:
@@ -49,26 +28,6 @@ def _num(value: Any, digits: int = 3) -> str:
     return "n/a" if value is None else f"{float(value):.{digits}f}"
 
 
-def _figure_png(fig) -> str:
-    """A matplotlib figure as an ``<img>`` tag with the PNG embedded (base64)."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="figure" src="data:image/png;base64,{data}">'
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def confusion_heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str],
                       title: str = "Confusion matrix") -> str:
     """Heat-map of a confusion matrix (rows reference, columns predicted) as an ``<img>`` tag.
@@ -77,7 +36,7 @@ def confusion_heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str],
     """
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     counts = np.asarray(matrix, dtype=float)
     row_sums = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, row_sums, out=np.zeros_like(counts), where=row_sums > 0)
@@ -95,7 +54,7 @@ def confusion_heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str],
             ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=8,
                     color="white" if shares[i, j] > 0.55 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the reference class")
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def training_curves(history: Mapping[str, Sequence[float]], best_epoch: int | None = None) -> str:
@@ -105,7 +64,7 @@ def training_curves(history: Mapping[str, Sequence[float]], best_epoch: int | No
     """
     if not history or not history.get("loss"):
         return ""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -125,7 +84,7 @@ def training_curves(history: Mapping[str, Sequence[float]], best_epoch: int | No
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    return _figure_png(fig)
+    return figure_png(fig)
 
 
 def _metrics_summary(metrics: Mapping[str, Any], what: str = "test") -> str:
@@ -135,7 +94,7 @@ def _metrics_summary(metrics: Mapping[str, Any], what: str = "test") -> str:
         f'<tr><th class="l">Cohen\'s kappa</th><td>{_num(metrics.get("kappa"))}</td></tr>'
         f'<tr><th class="l">Macro F1 (mean over classes)</th><td>{_num(metrics.get("macro_f1"))}</td></tr>'
         f'<tr><th class="l">{what.capitalize()} pixels</th>'
-        f'<td>{_e(metrics.get("n_samples", "n/a"))}</td></tr>'
+        f'<td>{escape(metrics.get("n_samples", "n/a"))}</td></tr>'
         "</table>"
         f'<p class="small">Overall accuracy: share of {what} pixels classified correctly. Kappa: '
         "agreement beyond chance (0 = chance, 1 = perfect). Macro F1: the mean of the per-class "
@@ -147,11 +106,11 @@ def _per_class_table(metrics: Mapping[str, Any], colors: Mapping[int, str],
     rows = []
     for entry in metrics.get("per_class", []):
         code = int(entry["code"])
-        swatch = f'<span class="swatch" style="background:{_e(colors.get(code, "#ffffff"))}"></span>'
+        swatch = f'<span class="swatch" style="background:{escape(colors.get(code, "#ffffff"))}"></span>'
         rows.append(
-            f'<tr><td>{code}</td><td class="l">{swatch} {_e(entry.get("name", ""))}</td>'
+            f'<tr><td>{code}</td><td class="l">{swatch} {escape(entry.get("name", ""))}</td>'
             f'<td>{_num(entry.get("precision"))}</td><td>{_num(entry.get("recall"))}</td>'
-            f'<td>{_num(entry.get("f1"))}</td><td>{_e(entry.get("support", ""))}</td></tr>')
+            f'<td>{_num(entry.get("f1"))}</td><td>{escape(entry.get("support", ""))}</td></tr>')
     if user_producer:
         head = ("<th>User's accuracy<br><span class=small>(precision)</span></th>"
                 "<th>Producer's accuracy<br><span class=small>(recall)</span></th>")
@@ -169,13 +128,13 @@ def _confusion_table(confusion: Mapping[str, Any]) -> str:
     codes = list(confusion.get("codes", []))
     names = list(confusion.get("names", [str(c) for c in codes]))
     matrix = confusion.get("matrix", [])
-    head = "".join(f"<th>{_e(n)}<br><span class=small>{_e(c)}</span></th>"
+    head = "".join(f"<th>{escape(n)}<br><span class=small>{escape(c)}</span></th>"
                    for c, n in zip(codes, names, strict=True))
     body = []
     for i, (code, name) in enumerate(zip(codes, names, strict=True)):
         cells = "".join(f'<td{" class=diag" if i == j else ""}>{int(v)}</td>'
                         for j, v in enumerate(matrix[i]))
-        body.append(f'<tr><th class="l">{_e(name)} <span class=small>{_e(code)}</span></th>{cells}'
+        body.append(f'<tr><th class="l">{escape(name)} <span class=small>{escape(code)}</span></th>{cells}'
                     f"<td>{int(sum(matrix[i]))}</td></tr>")
     totals = "".join(f"<td>{int(sum(row[j] for row in matrix))}</td>" for j in range(len(codes)))
     return ('<table><tr><th class="l">Reference \\ predicted</th>' + head + "<th>Total</th></tr>" +
@@ -193,28 +152,16 @@ def _confusion_section(metrics: Mapping[str, Any]) -> str:
             confusion_heatmap(confusion["matrix"], labels))
 
 
-def _page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-            f"<style>{CSS}</style></head><body><h1>{_e(title)}</h1>{body}"
-            '<p class="small">Written by the landcover-cnn QGIS plugin.</p></body></html>\n')
-
-
-def _write(path: str | os.PathLike, text: str) -> str:
-    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    return os.fspath(path)
-
-
 def _split_section(split: Mapping[str, Any]) -> str:
     protocol = split.get("protocol", "unknown")
     if protocol == "group":
         text = (f'<p class="ok">The samples were split <b>by polygon</b> (column '
-                f'<code>{_e(split.get("group_column", "polygon_id"))}</code>): no polygon has pixels '
-                f'in both training and test. Test fraction: {_e(split.get("test_fraction", "n/a"))}. '
+                f'<code>{escape(split.get("group_column", "polygon_id"))}</code>): no polygon has pixels '
+                f'in both training and test. Test fraction: {escape(split.get("test_fraction", "n/a"))}. '
                 "The accuracy figures above are therefore an honest estimate for unseen areas.</p>")
     else:
         text = (f'<p class="note">The samples were split <b>at random</b> (test fraction '
-                f'{_e(split.get("test_fraction", "n/a"))}), without grouping by polygon. The accuracy '
+                f'{escape(split.get("test_fraction", "n/a"))}), without grouping by polygon. The accuracy '
                 "figures above may be optimistic.</p>")
     return f"<h2>How the samples were split</h2>{text}<p>{RANDOM_SPLIT_WARNING}</p>"
 
@@ -233,19 +180,13 @@ def _class_table(legend: Mapping[str, Any], counts: Mapping[str, Mapping[Any, in
     for code, name, color in zip(legend.get("codes", []), legend.get("names", []),
                                  legend.get("colors", []), strict=False):
         cells = "".join(f"<td>{count(p, int(code))}</td>" for p in parts)
-        rows.append(f'<tr><td>{_e(code)}</td><td class="l">{_e(name)}</td><td class="l">'
-                    f'<span class="swatch" style="background:{_e(color)}"></span> {_e(color)}</td>'
+        rows.append(f'<tr><td>{escape(code)}</td><td class="l">{escape(name)}</td><td class="l">'
+                    f'<span class="swatch" style="background:{escape(color)}"></span> {escape(color)}</td>'
                     f"{cells}</tr>")
     totals = "".join(f"<td>{sum(int(v) for v in (counts.get(p) or {}).values())}</td>" for p in parts)
     return ('<table><tr><th>Code</th><th class="l">Name</th><th class="l">Colour</th>'
             "<th>Training</th><th>Validation</th><th>Test</th></tr>" + "".join(rows) +
             f'<tr><th class="l" colspan="3">Total</th>{totals}</tr></table>')
-
-
-def _key_value_table(items: Mapping[str, Any]) -> str:
-    rows = "".join(f'<tr><th class="l">{_e(k)}</th><td class="l">{_e(v)}</td></tr>'
-                   for k, v in items.items() if v not in (None, "", [], {}))
-    return f"<table>{rows}</table>"
 
 
 def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, Any],
@@ -293,9 +234,9 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
     versions = metadata.get("versions") or {}
     body = [
         "<h2>Result on the test samples</h2>", _metrics_summary(metrics),
-        "<h2>Data and parameters</h2>", _key_value_table(data),
+        "<h2>Data and parameters</h2>", key_value_table(data),
         "<p>Training parameters:</p>",
-        _key_value_table({k: (", ".join(map(str, v)) if isinstance(v, list) else v)
+        key_value_table({k: (", ".join(map(str, v)) if isinstance(v, list) else v)
                           for k, v in training.items() if not isinstance(v, dict)}),
         "<h2>Classes</h2><p>Number of samples of each class in the training, validation (used "
         "for early stopping) and test parts (used only for the figures in this report)"
@@ -319,14 +260,13 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
                     if training.get("mixup_alpha") else "") + "</p>", curves]
     if example_patches_png:
         k = metadata.get("patch_size", 1)
-        data64 = base64.b64encode(example_patches_png).decode("ascii")
         body += [f"<h2>Training patches</h2><p>The network classifies each pixel from the {k} x {k} "
                  "pixels around it. A few training patches of each class, the classified pixel "
                  "marked in the centre:</p>",
-                 f'<img alt="example training patches" src="data:image/png;base64,{data64}">']
+                 png_img(example_patches_png, "example training patches")]
     if versions:
-        body += ["<h2>Software</h2>", _key_value_table(versions)]
-    return _write(html_path, _page("Land cover model: training report", "".join(body)))
+        body += ["<h2>Software</h2>", key_value_table(versions)]
+    return write_page(html_path, page("Land cover model: training report", "".join(body)))
 
 
 def write_accuracy_report(html_path: str | os.PathLike, metrics: Mapping[str, Any],
@@ -343,7 +283,7 @@ def write_accuracy_report(html_path: str | os.PathLike, metrics: Mapping[str, An
     info = dict(info or {})
     colors = {int(c): col for c, col in (info.pop("colors", None) or {}).items()}
     body = [
-        "<h2>Data</h2>", _key_value_table(info),
+        "<h2>Data</h2>", key_value_table(info),
         "<h2>Result</h2>", _metrics_summary(metrics, "reference"),
         "<h2>Accuracy per class</h2>", _per_class_table(metrics, colors, user_producer=True),
         _confusion_section(metrics),
@@ -351,7 +291,7 @@ def write_accuracy_report(html_path: str | os.PathLike, metrics: Mapping[str, An
         "reference polygons were also used for training, these figures overstate the map's "
         "accuracy. Use reference data the model has not seen.</p>",
     ]
-    return _write(html_path, _page("Land cover map: accuracy assessment", "".join(body)))
+    return write_page(html_path, page("Land cover map: accuracy assessment", "".join(body)))
 
 
 def write_comparison_report(html_path: str | os.PathLike, rows: Sequence[Mapping[str, Any]],
@@ -366,15 +306,15 @@ def write_comparison_report(html_path: str | os.PathLike, rows: Sequence[Mapping
     info : dict, optional
         Shown as "Data and parameters".
     """
-    plt = _pyplot()
+    plt = pyplot()
     names = [str(r.get("set_name", r.get("name", i + 1))) for i, r in enumerate(rows)]
     table = []
     for name, row in zip(names, rows, strict=True):
         features = row.get("features", "")
         features = ", ".join(features) if isinstance(features, list) else str(features)
-        table.append(f'<tr><td class="l">{_e(name)}</td><td class="l">{_e(features)}</td>'
+        table.append(f'<tr><td class="l">{escape(name)}</td><td class="l">{escape(features)}</td>'
                      f'<td>{_pct(row.get("overall_accuracy"))}</td><td>{_num(row.get("kappa"))}</td>'
-                     f'<td>{_num(row.get("macro_f1"))}</td><td>{_e(row.get("n_test", ""))}</td></tr>')
+                     f'<td>{_num(row.get("macro_f1"))}</td><td>{escape(row.get("n_test", ""))}</td></tr>')
     fig, ax = plt.subplots(figsize=(max(5, 1.6 * len(rows) + 2), 3.6))
     width = 0.26
     for k, (key, label, color) in enumerate((("overall_accuracy", "overall accuracy", "#2e7d32"),
@@ -388,12 +328,12 @@ def write_comparison_report(html_path: str | os.PathLike, rows: Sequence[Mapping
     ax.grid(axis="y", alpha=0.3)
     ax.set_title("Accuracy by feature set (same model, split and seed)")
     body = [
-        "<h2>Data and parameters</h2>", _key_value_table(dict(info or {})),
+        "<h2>Data and parameters</h2>", key_value_table(dict(info or {})),
         "<h2>Result</h2><p>Every feature set was trained with the same model, the same split of "
         "the samples and the same seed, so the differences come from the features.</p>",
         '<table><tr><th class="l">Feature set</th><th class="l">Features</th><th>Overall accuracy'
         "</th><th>Kappa</th><th>Macro F1</th><th>Test samples</th></tr>" + "".join(table) + "</table>",
-        _figure_png(fig),
+        figure_png(fig),
         f"<p class=small>{RANDOM_SPLIT_WARNING}</p>",
     ]
-    return _write(html_path, _page("Land cover model: feature set comparison", "".join(body)))
+    return write_page(html_path, page("Land cover model: feature set comparison", "".join(body)))

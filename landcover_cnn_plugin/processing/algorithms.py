@@ -13,6 +13,8 @@ from .rasterize_polygons import RasterizePolygonsAlgorithm
 from .regular_points import RegularPointsAlgorithm
 from .sample_points import SamplePointsAlgorithm
 from .stack_rasters import StackRastersAlgorithm
+from .stratified_points import StratifiedPointsAlgorithm
+from .suggest_points import SuggestPointsAlgorithm
 from .train_model import TrainModelAlgorithm
 
 ALGORITHM_CLASSES: tuple[type[LandcoverAlgorithm], ...] = (
@@ -25,6 +27,8 @@ ALGORITHM_CLASSES: tuple[type[LandcoverAlgorithm], ...] = (
     CheckEnvironmentAlgorithm,
     TrainModelAlgorithm,
     CompareFeatureSetsAlgorithm,
+    SuggestPointsAlgorithm,
     ClassifyImageAlgorithm,
+    StratifiedPointsAlgorithm,
     AssessAccuracyAlgorithm,
 )

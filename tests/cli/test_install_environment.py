@@ -31,7 +31,7 @@ HOME_NAME = "home of Zoë Łódź"
 BANDS = "B03,B04,B05,B06,B07,B08,B8A,B11,B12"
 TRAIN_FAST = {"EPOCHS": 1, "PATIENCE": 1, "BATCH_SIZE": 256}
 WORKER_ALGORITHMS = (CHECK, "landcovercnn:trainmodel", "landcovercnn:comparefeaturesets",
-                     "landcovercnn:classifyimage", "landcovercnn:assessaccuracy")
+                     "landcovercnn:classifyimage", "landcovercnn:assessaccuracy", "landcovercnn:suggestpoints")
 
 
 def _worker_algorithms(out: Path) -> dict[str, dict]:
@@ -49,6 +49,8 @@ def _worker_algorithms(out: Path) -> dict[str, dict]:
         "landcovercnn:assessaccuracy": {"INPUT": str(reference_labels()),
                                         "REFERENCE": str(SAMPLE_DIR / "osm_landuse_water.gpkg"),
                                         "FIELD": "code", "OUTPUT_MATRIX": str(out / "matrix.csv")},
+        "landcovercnn:suggestpoints": {"MODEL": str(small_model()), "INPUT": str(reference_stack()),
+                                       "OUTPUT": str(out / "suggested.gpkg")},
     }
 
 
