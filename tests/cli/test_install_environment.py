@@ -31,7 +31,8 @@ HOME_NAME = "home of Zoë Łódź"
 BANDS = "B03,B04,B05,B06,B07,B08,B8A,B11,B12"
 TRAIN_FAST = {"EPOCHS": 1, "PATIENCE": 1, "BATCH_SIZE": 256}
 WORKER_ALGORITHMS = (CHECK, "landcovercnn:trainmodel", "landcovercnn:comparefeaturesets",
-                     "landcovercnn:classifyimage", "landcovercnn:assessaccuracy", "landcovercnn:suggestpoints")
+                     "landcovercnn:classifyimage", "landcovercnn:assessaccuracy",
+                     "landcovercnn:suggestpoints")
 
 
 def _worker_algorithms(out: Path) -> dict[str, dict]:
