@@ -36,13 +36,15 @@ PIXEL_BALANCES = ("class_weights", "none")
 
 
 class _SklearnBlockModel:
-    """Duck-typed ``LoadedModel`` (feature_names, halo, legend, predict_block) for sklearn."""
+    """A ``core.classify.BlockModel`` (feature_names, halo, legend, predict_block) for sklearn."""
 
     halo = 0
+    prediction_threads = 1  # scikit-learn's forest spreads one call over the cores itself
 
     def __init__(self, estimator: Any, scaler: Any, legend: Any, feature_names: list[str]) -> None:
         self.estimator, self.scaler, self.legend = estimator, scaler, legend
         self.feature_names = feature_names
+        self.n_inputs = len(feature_names)
 
     def predict_block(self, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
         bands, rows, cols = values.shape

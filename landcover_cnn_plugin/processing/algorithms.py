@@ -7,6 +7,7 @@ from .base import LandcoverAlgorithm
 from .check_environment import CheckEnvironmentAlgorithm
 from .classify_image import ClassifyImageAlgorithm
 from .compare_feature_sets import CompareFeatureSetsAlgorithm
+from .export_model import ExportModelAlgorithm
 from .extract_samples import ExtractSamplesAlgorithm
 from .install_environment import InstallEnvironmentAlgorithm
 from .rasterize_polygons import RasterizePolygonsAlgorithm
@@ -27,6 +28,7 @@ ALGORITHM_CLASSES: tuple[type[LandcoverAlgorithm], ...] = (
     CheckEnvironmentAlgorithm,
     TrainModelAlgorithm,
     CompareFeatureSetsAlgorithm,
+    ExportModelAlgorithm,
     SuggestPointsAlgorithm,
     ClassifyImageAlgorithm,
     StratifiedPointsAlgorithm,

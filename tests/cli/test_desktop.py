@@ -34,7 +34,8 @@ PLUGIN_ZIP = ROOT / "dist" / "landcover_cnn_plugin.zip"
 WHEELHOUSE = ROOT / "build" / "wheelhouse"  # filled by make setup (pip download)
 EXPECTED_ALGORITHMS = {
     "installenvironment", "checkenvironment", "stackrasters", "rasterizepolygons", "regularpoints",
-    "samplepoints", "extractsamples", "trainmodel", "comparefeaturesets", "classifyimage", "assessaccuracy",
+    "samplepoints", "extractsamples", "trainmodel", "comparefeaturesets", "exportmodel", "classifyimage",
+    "assessaccuracy",
     "stratifiedpoints", "suggestpoints"}
 
 

@@ -32,7 +32,7 @@ BANDS = "B03,B04,B05,B06,B07,B08,B8A,B11,B12"
 TRAIN_FAST = {"EPOCHS": 1, "PATIENCE": 1, "BATCH_SIZE": 256}
 WORKER_ALGORITHMS = (CHECK, "landcovercnn:trainmodel", "landcovercnn:comparefeaturesets",
                      "landcovercnn:classifyimage", "landcovercnn:assessaccuracy",
-                     "landcovercnn:suggestpoints")
+                     "landcovercnn:suggestpoints", "landcovercnn:exportmodel")
 
 
 def _worker_algorithms(out: Path) -> dict[str, dict]:
@@ -52,6 +52,7 @@ def _worker_algorithms(out: Path) -> dict[str, dict]:
                                         "FIELD": "code", "OUTPUT_MATRIX": str(out / "matrix.csv")},
         "landcovercnn:suggestpoints": {"MODEL": str(small_model()), "INPUT": str(reference_stack()),
                                        "OUTPUT": str(out / "suggested.gpkg")},
+        "landcovercnn:exportmodel": {"MODEL": str(small_model()), "OUTPUT": str(out / "model.onnx")},
     }
 
 

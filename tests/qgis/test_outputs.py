@@ -21,7 +21,8 @@ from lcnn_testing import band_path
 PRODUCTS = {"stackrasters": "OUTPUT", "rasterizepolygons": "OUTPUT", "regularpoints": "OUTPUT",
             "samplepoints": "OUTPUT", "extractsamples": "OUTPUT", "trainmodel": "OUTPUT_MODEL",
             "classifyimage": "OUTPUT", "assessaccuracy": "OUTPUT_MATRIX",
-            "comparefeaturesets": "OUTPUT_TABLE", "stratifiedpoints": "OUTPUT", "suggestpoints": "OUTPUT"}
+            "comparefeaturesets": "OUTPUT_TABLE", "stratifiedpoints": "OUTPUT", "suggestpoints": "OUTPUT",
+            "exportmodel": "OUTPUT"}
 NOTHING = (None, "", QgsProcessingOutputLayerDefinition(""))
 
 
