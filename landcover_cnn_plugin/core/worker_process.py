@@ -48,7 +48,12 @@ class WorkerError(RuntimeError):
 def _what_is_missing(python: str, message: str) -> str:
     """'<python> has no module 'x'' from the worker's message, else that it lacks the packages."""
     module = re.search(r"has no module '([^']+)'", message)
-    return f"{python} has no module '{module[1]}'" if module else f"{python} lacks the worker's packages"
+    if module:
+        return f"{python} has no module '{module[1]}'"
+    engines = re.search(r"has neither (\w+) .*?nor (\w+)", message)  # the check job: no engine at all
+    if engines:
+        return f"{python} has neither {engines[1]} nor {engines[2]}"
+    return f"{python} lacks the worker's packages"
 
 
 class WorkerCanceled(RuntimeError):
@@ -243,7 +248,8 @@ class WorkerProcess:
         if error is not None:
             self.cleanup()
             if error.parameter == "PYTHON":  # the interpreter lacks a package: which one it was, and why
-                raise WorkerError(f"{error.message} It was chosen from {self.python_source}. {HOW_TO_CHOOSE}",
+                advice = "" if HOW_TO_CHOOSE in error.message else f" {HOW_TO_CHOOSE}"
+                raise WorkerError(f"{error.message} It was chosen from {self.python_source}.{advice}",
                                   "PYTHON", self._no_tensorflow(_what_is_missing(self.python, error.message)))
             raise error
         if returncode != 0 or result is None:

@@ -105,7 +105,8 @@ def test_interpreter_without_tensorflow_gives_clear_message():
     assert "Python interpreter with TensorFlow" in message and "LANDCOVER_CNN_PYTHON" in message
     # the one line QGIS repeats: what, which, why, what to do
     assert info.value.summary == (
-        f"{bare_python} has no module 'tensorflow' (chosen from python3 on PATH (no provider setting)): "
+        f"{bare_python} has neither tensorflow nor onnxruntime (chosen from python3 on PATH (no provider "
+        "setting)): "
         "run 'Install TensorFlow environment' (Processing Toolbox > Land cover CNN > Training).")
 
 
