@@ -8,8 +8,9 @@ in train and test and reports an optimistic accuracy.
 ``random`` protocol: a stratified random split of rows; use it only when no group column
 exists, and say that accuracy may be optimistic.
 
-Validation rows (for early stopping) are carved from the training part in the same way;
-the test part is never looked at during training.
+Validation rows (for early stopping) are carved from the training part in the same way, where
+the model's schedule needs them (validation fraction 0: none); the test part is never looked at
+during training.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class SplitIndices:
     test_fraction: float = 0.2
     validation_fraction: float = 0.2
     warnings: list[str] = field(default_factory=list)
+    cv_folds: int = 0  # >= 2: the test part is every row, each predicted by the fold that held it out
 
     def counts(self, codes: np.ndarray) -> dict[str, dict[str, int]]:
         """Samples per class code and part: ``{"train": {"7201": n, ...}, ...}`` (JSON keys)."""
@@ -53,7 +55,7 @@ class SplitIndices:
         """The model file's ``split`` entry."""
         return {"protocol": self.protocol, "group_column": self.group_column,
                 "test_fraction": self.test_fraction, "validation_fraction": self.validation_fraction,
-                "counts": self.counts(codes)}
+                "cv_folds": self.cv_folds, "counts": self.counts(codes)}
 
 
 def _n_splits(fraction: float, parameter: str) -> int:
@@ -107,7 +109,7 @@ def split_samples(labels: np.ndarray, groups: np.ndarray | None = None, protocol
     test_fraction : float
         Share of rows (of groups, for ``group``) held out for the test part, 0-1.
     validation_fraction : float
-        Share of the *training* part held out for early stopping, 0-1.
+        Share of the *training* part held out for early stopping, 0-1 (0: no validation part).
     seed : int
         Seed of the shuffles: the same inputs and seed give the same split.
 
@@ -125,8 +127,11 @@ def split_samples(labels: np.ndarray, groups: np.ndarray | None = None, protocol
     use_groups = np.asarray(groups) if protocol == "group" else None
     train_val, test = holdout_split(labels, use_groups, test_fraction, seed, "TEST_FRACTION")
     inner_groups = use_groups[train_val] if use_groups is not None else None
-    train_pos, val_pos = holdout_split(labels[train_val], inner_groups, validation_fraction, seed + 1,
-                                  "VALIDATION_FRACTION")
+    if validation_fraction == 0:
+        train_pos, val_pos = np.arange(len(train_val)), np.zeros(0, dtype=np.int64)
+    else:
+        train_pos, val_pos = holdout_split(labels[train_val], inner_groups, validation_fraction, seed + 1,
+                                           "VALIDATION_FRACTION")
     split = SplitIndices(train=np.sort(train_val[train_pos]).astype(np.int64),
                          validation=np.sort(train_val[val_pos]).astype(np.int64),
                          test=np.sort(test).astype(np.int64), protocol=protocol,
@@ -134,10 +139,10 @@ def split_samples(labels: np.ndarray, groups: np.ndarray | None = None, protocol
                          test_fraction=test_fraction, validation_fraction=validation_fraction)
     if protocol == "random":
         split.warnings.append(RANDOM_SPLIT_WARNING)
-    present = {part: set(np.unique(labels[getattr(split, part)]).tolist())
-               for part in ("train", "validation", "test")}
+    parts = ("train", "validation", "test") if validation_fraction else ("train", "test")
+    present = {part: set(np.unique(labels[getattr(split, part)]).tolist()) for part in parts}
     for value in np.unique(labels).tolist():
-        missing = [part for part in ("train", "validation", "test") if value not in present[part]]
+        missing = [part for part in parts if value not in present[part]]
         if missing:
             split.warnings.append(
                 f"class {value} has no samples in the {' and '.join(missing)} part (too few "

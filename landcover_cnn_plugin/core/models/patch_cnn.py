@@ -220,6 +220,7 @@ class PatchCnn(PatchFamily, KerasFamily):
     # 0.675 / 0.579 / 0.538, 0.679 / 0.586 / 0.529 (mean +0.011 / +0.015 / +0.010); alpha 0.4 gained
     # less; it trains ~30 epochs instead of ~18.
     defaults = FamilyDefaults(balance="none", label_smoothing=0.1, mixup_alpha=0.2)
+    auto_candidate = True
 
     def build_network(self, n_inputs: int, n_classes: int, patch_size: int) -> Any:
         return build_patch_cnn(n_features=n_inputs, n_classes=n_classes, patch_size=patch_size)
