@@ -18,7 +18,7 @@ from .errors import UserInputError
 from .legend import ClassLegend
 from .metrics import FIGURES, compute_metrics, figures_from_confusion, summary_line
 from .models.base import FitProgress, InputProvider, ModelFamily
-from .splits import cross_validation_folds, holdout_split
+from .splits import carve_validation, cross_validation_folds
 from .training_run import predict_ids, train_once
 
 
@@ -87,11 +87,8 @@ class CrossValidation:
         index = len(self.runs)
         train, test = self.folds[index]
         settings, groups = self.settings, self.table.groups if self.settings.split == "group" else None
-        validation = train[:0]
-        if self.family.needs_validation(settings):
-            keep, held = holdout_split(self.class_ids[train], groups[train] if groups is not None else None,
-                                       settings.validation_fraction, settings.seed + 1, "VALIDATION_FRACTION")
-            train, validation = np.sort(train[keep]), np.sort(train[held])
+        fraction = settings.validation_fraction if self.family.needs_validation(settings) else 0.0
+        train, validation = carve_validation(self.class_ids, groups, train, fraction, settings.seed + 1)
         run = train_once(self.family, self.provider, self.class_ids, train, validation, settings, self.legend,
                          progress)
         predicted = predict_ids(self.family, run, self.provider, test)

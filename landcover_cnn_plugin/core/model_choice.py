@@ -14,7 +14,9 @@ Time: the folds run in rounds (fold 1 of every candidate, then fold 2, ...); a r
 if the candidates' mean fold times say it ends within ``settings.choice_minutes``, and the choice
 is made on the rounds every candidate finished. A candidate whose first fold cannot start in time
 is left out (they are ordered cheapest first). 0 minutes: no comparison, the static default
-(``core.models.auto_model_type``).
+(``core.models.auto_model_type``). Fewer than :data:`MIN_CHOICE_POLYGONS` training polygons: no
+comparison either (folds of a handful of polygons cannot rank models), the random forest
+(``core.models.SMALL_DATA_MODEL``), which does not over-fit few polygons.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from .cross_validation import CrossValidation
+from .cross_validation import CrossValidation, make_folds
 from .legend import ClassLegend
 from .metrics import FIGURES, compute_metrics
-from .models import FAMILIES
+from .models import FAMILIES, SMALL_DATA_MODEL
 from .models.base import FitProgress
+from .polygon_support import class_label
 from .progress import Reporter
 
 #: Folds of the comparison when the user asked for no cross-validation (CV_FOLDS 0): folds of the
@@ -38,6 +41,10 @@ from .progress import Reporter
 CHOICE_FOLDS = 3
 #: Scores equal to this many decimals are ties (the cheaper candidate wins).
 SCORE_DECIMALS = 4
+#: Fewer training polygons (samples, without groups) than this: no comparison.
+MIN_CHOICE_POLYGONS = 30
+#: A class with fewer polygons than this in a fold's test part makes that fold's ranking shaky.
+MIN_FOLD_POLYGONS = 2
 
 
 @dataclass
@@ -58,6 +65,8 @@ class ModelChoice:
     rounds : int
         Folds every compared candidate finished.
     seconds : float
+    notes : list of str
+        What limits the comparison (few polygons of a class in a fold, no comparison at all).
     """
 
     chosen: str
@@ -65,11 +74,12 @@ class ModelChoice:
     validations: dict[str, CrossValidation] = field(default_factory=dict)
     rounds: int = 0
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready record (model file ``model_choice``, report)."""
         return {"chosen": self.chosen, "rounds": self.rounds, "seconds": round(self.seconds, 1),
-                "candidates": self.rows}
+                "candidates": self.rows, "notes": self.notes}
 
 
 def _candidate_row(name: str, status: str, validation: CrossValidation | None = None,
@@ -90,10 +100,10 @@ def _pooled_codes(validation: CrossValidation) -> tuple[np.ndarray, np.ndarray]:
     return validation.table.codes[rows], validation.legend.codes_from_ids(predicted)
 
 
-def choose_model(settings: Any, table: Any, class_ids: np.ndarray, legend: ClassLegend,
-                 folds: list[tuple[np.ndarray, np.ndarray]], progress: FitProgress,
+def choose_model(settings: Any, table: Any, class_ids: np.ndarray, legend: ClassLegend, rows: np.ndarray,
+                 folds: list[tuple[np.ndarray, np.ndarray]] | None, progress: FitProgress,
                  clock: Callable[[], float] = time.monotonic) -> ModelChoice:
-    """Compare ``settings.candidates()`` on ``folds`` within ``settings.choice_minutes``.
+    """Compare ``settings.candidates()`` on folds of ``rows`` within ``settings.choice_minutes``.
 
     Parameters
     ----------
@@ -103,12 +113,28 @@ def choose_model(settings: Any, table: Any, class_ids: np.ndarray, legend: Class
     table : core.samples.SampleTable
     class_ids : ndarray, shape (n_rows,)
     legend : ClassLegend
-    folds : list of (train_rows, test_rows)
+    rows : ndarray
+        The rows to compare on (the training part, or every row under cross-validation).
+    folds : list of (train_rows, test_rows), optional
+        Folds of ``rows`` (the user's cross-validation); None: :data:`CHOICE_FOLDS` grouped folds
+        (seed ``settings.seed + 2``).
     progress : FitProgress
         Range and reporter of the whole comparison.
     clock : callable
         Seconds (monotonic); tests pass a fake one.
     """
+    groups = table.groups if settings.split == "group" else None
+    n_polygons = len(np.unique(groups[rows])) if groups is not None else len(rows)
+    if n_polygons < MIN_CHOICE_POLYGONS:
+        note = (f"only {n_polygons} {'polygons' if groups is not None else 'samples'} to compare on (fewer "
+                f"than {MIN_CHOICE_POLYGONS}): no comparison; {SMALL_DATA_MODEL}, which does not over-fit "
+                "few polygons, is trained")
+        progress.reporter.log(f"{progress.label}{note}.")
+        return ModelChoice(SMALL_DATA_MODEL, [_candidate_row(name, "chosen" if name == SMALL_DATA_MODEL
+                                                             else "not compared: too few polygons")
+                                              for name in settings.candidates()], notes=[note])
+    if folds is None:
+        folds = make_folds(class_ids, groups, settings.split, CHOICE_FOLDS, settings.seed + 2, rows)
     reporter: Reporter = progress.reporter
     started, budget = clock(), 60.0 * settings.choice_minutes
     setups: dict[str, CrossValidation] = {}
@@ -127,10 +153,11 @@ def choose_model(settings: Any, table: Any, class_ids: np.ndarray, legend: Class
     rounds = 0
     for fold in range(len(folds)):
         active = list(setups)
-        if fold and clock() - started + sum(float(np.mean(seconds[n])) for n in active) > budget:
+        if fold and (len(active) < 2 or clock() - started + sum(float(np.mean(seconds[n])) for n in active)
+                     > budget):
             break
         for name in active:
-            if fold == 0 and clock() - started > budget:
+            if fold == 0 and name != active[0] and clock() - started > budget:  # the first always runs
                 rows[name] = _candidate_row(name, "not compared: no time left in the budget")
                 del setups[name]
                 continue
@@ -150,4 +177,22 @@ def choose_model(settings: Any, table: Any, class_ids: np.ndarray, legend: Class
     reporter.log(f"{progress.label}automatic model choice on {rounds} fold(s): "
                  + ", ".join(f"{r['model_type']} {r['score']:.3f}" for r in ordered if r["score"] is not None)
                  + f" (mean of OA, kappa, macro F1) -> {chosen}")
-    return ModelChoice(chosen, ordered, setups, rounds, clock() - started)
+    return ModelChoice(chosen, ordered, setups, rounds, clock() - started,
+                       _thin_fold_notes(folds[:rounds], table, groups, legend))
+
+
+def _thin_fold_notes(folds: list[tuple[np.ndarray, np.ndarray]], table: Any, groups: np.ndarray | None,
+                     legend: ClassLegend) -> list[str]:
+    """A note naming the classes with fewer than :data:`MIN_FOLD_POLYGONS` polygons in a fold's test part."""
+    thin: dict[int, int] = {}
+    for _, test in folds:
+        units = groups[test] if groups is not None else test
+        for code in legend.codes:
+            found = len(np.unique(units[table.codes[test] == code]))
+            if found < MIN_FOLD_POLYGONS:
+                thin[code] = min(found, thin.get(code, found))
+    if not thin:
+        return []
+    listed = ", ".join(f"{class_label(legend, code)}: {n}" for code, n in thin.items())
+    return [f"some folds of the comparison test fewer than {MIN_FOLD_POLYGONS} polygons of a class (fewest: "
+            f"{listed}); the ranking rests on the other classes there"]

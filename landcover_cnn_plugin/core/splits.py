@@ -126,28 +126,40 @@ def split_samples(labels: np.ndarray, groups: np.ndarray | None = None, protocol
                              "use the random split.", "GROUP")
     use_groups = np.asarray(groups) if protocol == "group" else None
     train_val, test = holdout_split(labels, use_groups, test_fraction, seed, "TEST_FRACTION")
-    inner_groups = use_groups[train_val] if use_groups is not None else None
-    if validation_fraction == 0:
-        train_pos, val_pos = np.arange(len(train_val)), np.zeros(0, dtype=np.int64)
-    else:
-        train_pos, val_pos = holdout_split(labels[train_val], inner_groups, validation_fraction, seed + 1,
-                                           "VALIDATION_FRACTION")
-    split = SplitIndices(train=np.sort(train_val[train_pos]).astype(np.int64),
-                         validation=np.sort(train_val[val_pos]).astype(np.int64),
-                         test=np.sort(test).astype(np.int64), protocol=protocol,
-                         group_column=group_column if protocol == "group" else None,
+    train, validation = carve_validation(labels, use_groups, np.sort(train_val).astype(np.int64),
+                                         validation_fraction, seed + 1)
+    split = SplitIndices(train=train, validation=validation, test=np.sort(test).astype(np.int64),
+                         protocol=protocol, group_column=group_column if protocol == "group" else None,
                          test_fraction=test_fraction, validation_fraction=validation_fraction)
-    if protocol == "random":
-        split.warnings.append(RANDOM_SPLIT_WARNING)
-    parts = ("train", "validation", "test") if validation_fraction else ("train", "test")
+    split.warnings += part_warnings(labels, split)
+    return split
+
+
+def carve_validation(labels: np.ndarray, groups: np.ndarray | None, rows: np.ndarray, fraction: float,
+                     seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(training rows, validation rows)`` of ``rows``: about ``fraction`` of them (of their groups)
+    held out for early stopping by :func:`holdout_split`; ``fraction`` 0: no validation rows."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if fraction == 0:
+        return rows, rows[:0]
+    keep, held = holdout_split(labels[rows], groups[rows] if groups is not None else None, fraction, seed,
+                               "VALIDATION_FRACTION")
+    return np.sort(rows[keep]), np.sort(rows[held])
+
+
+def part_warnings(labels: np.ndarray, split: SplitIndices) -> list[str]:
+    """The split's warnings: the random protocol's, and classes missing from a part (the validation
+    part only where there is one)."""
+    warnings = [RANDOM_SPLIT_WARNING] if split.protocol == "random" else []
+    parts = ("train", "validation", "test") if len(split.validation) else ("train", "test")
     present = {part: set(np.unique(labels[getattr(split, part)]).tolist()) for part in parts}
     for value in np.unique(labels).tolist():
         missing = [part for part in parts if value not in present[part]]
         if missing:
-            split.warnings.append(
+            warnings.append(
                 f"class {value} has no samples in the {' and '.join(missing)} part (too few "
-                f"{'polygons' if protocol == 'group' else 'samples'}); collect more or merge it.")
-    return split
+                f"{'polygons' if split.protocol == 'group' else 'samples'}); collect more or merge it.")
+    return warnings
 
 
 def cross_validation_folds(labels: np.ndarray, groups: np.ndarray | None, protocol: str, n_folds: int,

@@ -29,14 +29,21 @@ from .errors import UserInputError
 from .indices import NO_DERIVED
 from .legend import ClassLegend
 from .metrics import compute_metrics, polygon_bootstrap_intervals, summary_line
-from .model_choice import CHOICE_FOLDS, ModelChoice, choose_model
+from .model_choice import ModelChoice, choose_model
 from .models import AUTO_MODEL
 from .models.base import FitProgress
 from .polygon_support import absent_class_note, few_polygon_warnings, interval_notes, polygons_per_class
 from .progress import NullReporter, Reporter
 from .samples import SampleTable, read_samples
 from .settings import TrainingSettings
-from .splits import RANDOM_SPLIT_WARNING, SplitIndices, holdout_split, split_samples
+from .splits import (
+    RANDOM_SPLIT_WARNING,
+    SplitIndices,
+    carve_validation,
+    holdout_split,
+    part_warnings,
+    split_samples,
+)
 from .training_record import job_result, training_metadata
 from .training_run import predict_ids, train_once
 
@@ -121,15 +128,10 @@ class LandcoverTrainer:
         reporter = self.reporter or NullReporter()
         requested = self.settings.check()
         table = _read_table(samples, requested, reporter)
-        if requested.split == "group" and table.groups is None:
-            raise UserInputError(f"the group split needs the group column {requested.group!r}, which the "
-                                 "samples lack; name the group column or choose the random split.", "GROUP")
-        legend = build_legend(table, requested.legend)
-        class_ids = legend.ids_from_codes(table.codes)
+        self._prepare(table, requested)
+        legend, class_ids = self.legend_, self.class_ids_
         reporter.log(f"{len(table)} samples, {len(table.feature_names)} features "
                      f"{table.feature_names}, {legend.n_classes} classes {legend.codes}.")
-        self.table_, self.legend_, self.class_ids_ = table, legend, class_ids
-        self.groups_ = table.groups if requested.split == "group" else None
         if requested.cv_folds >= 2:
             test_rows, predicted, run = self._cross_validated(requested, reporter)
         else:
@@ -157,11 +159,12 @@ class LandcoverTrainer:
         return (requested.model_type == AUTO_MODEL and len(requested.candidates()) > 1
                 and requested.choice_minutes > 0)
 
-    def _choose(self, requested: TrainingSettings, folds: list, reporter: Reporter) -> ModelChoice | None:
-        """The automatic model choice on ``folds`` (None where :meth:`_compares` says no)."""
+    def _choose(self, requested: TrainingSettings, rows: np.ndarray, folds: list | None,
+                reporter: Reporter) -> ModelChoice | None:
+        """The automatic model choice on ``rows`` (None where :meth:`_compares` says no)."""
         if not self._compares(requested):
             return None
-        return choose_model(requested, self.table_, self.class_ids_, self.legend_, folds,
+        return choose_model(requested, self.table_, self.class_ids_, self.legend_, rows, folds,
                             FitProgress(reporter, 0.0, CHOICE_PROGRESS, "model choice: "))
 
     def _resolve(self, requested: TrainingSettings, choice: ModelChoice | None, reporter: Reporter) -> None:
@@ -171,7 +174,7 @@ class LandcoverTrainer:
         if problem:
             raise problem
         self.settings_, self.family_ = settings, settings.family
-        self.provider_ = (choice.validations[choice.chosen].provider if choice
+        self.provider_ = (choice.validations[choice.chosen].provider if choice and choice.validations
                           else settings.family.input_provider(self.table_, settings))
         self.patch_size_ = int(self.provider_.patch_size)
         self.derived_features_ = self.provider_.derived_features
@@ -182,38 +185,63 @@ class LandcoverTrainer:
 
     def _held_out(self, requested: TrainingSettings, reporter: Reporter) -> tuple:
         """One split: the model trained on the training part, tested on the held-out polygons."""
-        ids, groups = self.class_ids_, self.groups_
-        train_val, _ = holdout_split(ids, groups, requested.test_fraction, requested.seed, "TEST_FRACTION")
-        choice = None
-        if self._compares(requested):
-            try:
-                folds = make_folds(ids, groups, requested.split, CHOICE_FOLDS, requested.seed + 2,
-                                   np.sort(train_val))
-            except UserInputError:
-                reporter.log(f"The training part holds too few polygons for {CHOICE_FOLDS} folds: no model "
-                             "comparison, the default model is trained.")
-            else:
-                choice = self._choose(requested, folds, reporter)
-        self._resolve(requested, choice, reporter)
+        ids = self.class_ids_
+        train_val, test = holdout_split(ids, self.groups_, requested.test_fraction, requested.seed,
+                                        "TEST_FRACTION")
+        self.fit_rows(self.table_, np.sort(train_val))
         settings = self.settings_
-        validation_fraction = settings.validation_fraction if self.family_.needs_validation(settings) else 0.0
-        split = split_samples(ids, self.table_.groups, settings.split, settings.test_fraction,
-                              validation_fraction, settings.seed, self.table_.group_column)
+        group_column = self.table_.group_column if settings.split == "group" else None
+        fraction = settings.validation_fraction if len(self.validation_rows_) else 0.0
+        split = SplitIndices(self.train_rows_, self.validation_rows_, np.sort(test).astype(np.int64),
+                             settings.split, group_column, settings.test_fraction, fraction)
+        split.warnings += part_warnings(ids, split)
         reporter.log(f"{settings.split} split: {len(split.train)} training, {len(split.validation)} "
                      f"validation, {len(split.test)} test samples.")
         self.split_, self.cv_results_ = split, None
+        return split.test, self.predict_rows(split.test), self.run_
+
+    def _prepare(self, table: SampleTable, requested: TrainingSettings) -> None:
+        if requested.split == "group" and table.groups is None:
+            raise UserInputError(f"the group split needs the group column {requested.group!r}, which the "
+                                 "samples lack; name the group column or choose the random split.", "GROUP")
+        self.table_, self.legend_ = table, build_legend(table, requested.legend)
+        self.class_ids_ = self.legend_.ids_from_codes(table.codes)
+        self.groups_ = table.groups if requested.split == "group" else None
+
+    def fit_rows(self, table: SampleTable, rows: np.ndarray) -> LandcoverTrainer:
+        """Train on ``rows`` of ``table`` only: what :meth:`fit` does once it has held out its test part.
+
+        The automatic model choice compares the candidates on folds of ``rows``; a family that
+        stops early holds validation polygons out of them. Sets ``settings_``, ``family_``,
+        ``choice_``, ``run_`` (and ``train_rows_``, ``validation_rows_``). Benchmarks call it with
+        the training part of their own folds, then :meth:`predict_rows` on the test part.
+        """
+        reporter = self.reporter or NullReporter()
+        requested = self.settings.check()
+        self._prepare(table, requested)
+        choice = self._choose(requested, rows, None, reporter)
+        self._resolve(requested, choice, reporter)
+        settings = self.settings_
+        fraction = settings.validation_fraction if self.family_.needs_validation(settings) else 0.0
+        self.train_rows_, self.validation_rows_ = carve_validation(self.class_ids_, self.groups_, rows,
+                                                                   fraction, settings.seed + 1)
         start = CHOICE_PROGRESS if choice else 0.0
-        run = train_once(self.family_, self.provider_, ids, split.train, split.validation, settings,
-                         self.legend_, FitProgress(reporter, start, 99.0))
-        return split.test, predict_ids(self.family_, run, self.provider_, split.test), run
+        self.run_ = train_once(self.family_, self.provider_, self.class_ids_, self.train_rows_,
+                               self.validation_rows_, settings, self.legend_,
+                               FitProgress(reporter, start, 99.0))
+        return self
+
+    def predict_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Class ids int64 ``(len(rows),)`` that the fitted model predicts for ``rows`` of its table."""
+        return predict_ids(self.family_, self.run_, self.provider_, rows)
 
     def _cross_validated(self, requested: TrainingSettings, reporter: Reporter) -> tuple:
         """k folds (every polygon tested once), then the model trained on every sample."""
         ids = self.class_ids_
         folds = make_folds(ids, self.groups_, requested.split, requested.cv_folds, requested.seed)
-        choice = self._choose(requested, folds, reporter)
+        choice = self._choose(requested, np.arange(len(ids)), folds, reporter)
         self._resolve(requested, choice, reporter)
-        validation = (choice.validations[choice.chosen] if choice else
+        validation = (choice.validations[choice.chosen] if choice and choice.validations else
                       CrossValidation(self.family_, self.provider_, self.table_, ids, self.legend_,
                                       self.settings_, folds))
         start = CHOICE_PROGRESS if choice else 0.0

@@ -16,7 +16,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .legend import ClassLegend
 from .models import FAMILIES
+from .polygon_support import MIN_F1_POLYGONS, thin_test_classes
 from .report import (
     _confusion_section,
     _e,
@@ -75,10 +77,12 @@ def _interval(values: Sequence[float] | None) -> str:
     return "n/a" if not values else f"{_num(values[0])} to {_num(values[1])}"
 
 
-def _result_section(metrics: Mapping[str, Any], split: Mapping[str, Any],
-                    cv: Mapping[str, Any] | None) -> str:
+def _result_section(metrics: Mapping[str, Any], split: Mapping[str, Any], cv: Mapping[str, Any] | None,
+                    legend: Mapping[str, Any]) -> str:
     """The figures with their 95 % intervals (and, after cross-validation, the folds' mean and spread)."""
     intervals = metrics.get("intervals") or {}
+    tested = (split.get("polygons") or {}).get("all" if split.get("cv_folds") else "test") or {}
+    thin = thin_test_classes(tested, ClassLegend.from_dict(legend)) if tested and legend.get("codes") else []
     folds = split.get("cv_folds") or 0
     head = "<th>Mean &plusmn; spread over the folds</th>" if cv else ""
     rows = []
@@ -88,7 +92,10 @@ def _result_section(metrics: Mapping[str, Any], split: Mapping[str, Any],
         if cv:
             figure = cv["summary"][key]
             spread = f"<td>{_num(figure['mean'])} &plusmn; {_num(figure['std'])}</td>"
-        rows.append(f'<tr><th class="l">{_e(label)}</th><td>{value}</td>'
+        caveat = (f"<br><span class=small>classes with fewer than {MIN_F1_POLYGONS} tested polygons: "
+                  f"{_e('; '.join(thin))}: their F1 varies more than the interval shows</span>"
+                  if key == "macro_f1" and thin else "")
+        rows.append(f'<tr><th class="l">{_e(label)}{caveat}</th><td>{value}</td>'
                     f"<td>{_interval(intervals.get(key))}</td>{spread}</tr>")
     unit = "polygons" if split.get("protocol") == "group" else "samples"
     if folds:
@@ -123,7 +130,8 @@ def _choice_section(choice: Mapping[str, Any] | None, split: Mapping[str, Any]) 
                     f'<br><span class=small>{_e(row["description"])}</span></td><td>{row["folds"]}</td>'
                     f'{cells}<td>{_e(row.get("seconds_per_fold") or "")}</td>'
                     f'<td class="l">{_e(row["status"])}</td></tr>')
-    return ("<h2>Automatic model choice</h2>"
+    notes = "".join(f'<p class="note">{_e(n[:1].upper() + n[1:])}.</p>' for n in choice.get("notes") or [])
+    return ("<h2>Automatic model choice</h2>" + notes +
             f"<p>The candidate models were trained alike on {choice['rounds']} polygon-grouped fold(s) of "
             f"{where} and scored on the polygons each fold held out; the best mean of overall accuracy, "
             f"kappa and macro F1 won: <b>{_e(choice['chosen'])}</b>. A model that over-fits few polygons "
@@ -236,7 +244,7 @@ def write_training_report(html_path: str | os.PathLike, metadata: Mapping[str, A
     absent = metrics.get("absent_codes") or []
     body = [
         _warnings_box(metadata.get("warnings") or []),
-        _result_section(metrics, split, cv),
+        _result_section(metrics, split, cv, legend),
         _choice_section(metadata.get("model_choice"), split),
         _folds_section(cv, training, sum((counts.get("train") or {}).values())),
         "<h2>Data and parameters</h2>", _key_value_table(data),

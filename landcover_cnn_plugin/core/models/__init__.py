@@ -26,6 +26,8 @@ AUTO_POSITION = 3
 #: comparison (see ``benchmarks/bench_folds.py``).
 DEFAULT_MODEL = "pixel_mlp"
 DEFAULT_PATCH_MODEL = "patch_cnn"
+#: What "auto" trains when the samples hold too few polygons to compare models (``core.model_choice``).
+SMALL_DATA_MODEL = "random_forest"
 
 
 def _discover() -> dict[str, ModelFamily]:
