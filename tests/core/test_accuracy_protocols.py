@@ -47,9 +47,9 @@ class Logs:
 
 @pytest.fixture(scope="module")
 def berlin_forest(tmp_path_factory):
-    """The random forest on every 4th Berlin pixel, one grouped split, saved."""
+    """The random forest on every 8th Berlin pixel, one grouped split, saved."""
     trainer = LandcoverTrainer(TrainingSettings(model_type="random_forest", **BERLIN)).fit(
-        str(berlin_samples_csv(4)))
+        str(berlin_samples_csv(8)))
     path = tmp_path_factory.mktemp("forest") / "forest.lcnn"
     trainer.save(str(path))
     return trainer, path
@@ -79,7 +79,7 @@ def test_intervals_redraw_polygons_and_are_wider_than_pixel_intervals(berlin_for
 
 def test_few_polygons_absent_classes_and_wide_intervals_are_reported(berlin_forest, tmp_path):
     trainer, path = berlin_forest
-    frame = pd.read_csv(berlin_samples_csv(4))
+    frame = pd.read_csv(berlin_samples_csv(8))
     polygons = trainer.polygon_counts_
     for part in ("train", "test"):
         rows = getattr(trainer.split_, part)
@@ -135,7 +135,7 @@ def test_forest_model_file_is_onnx_and_predicts_without_tensorflow(berlin_forest
 def test_cross_validation_tests_every_polygon_once_then_trains_on_all(tmp_path):
     logs = Logs()
     settings = TrainingSettings(model_type="random_forest", cv_folds=3, **BERLIN)
-    trainer = LandcoverTrainer(settings, logs).fit(str(berlin_samples_csv(4)))
+    trainer = LandcoverTrainer(settings, logs).fit(str(berlin_samples_csv(8)))
     table, split = trainer.table_, trainer.split_
     every = np.arange(len(table))
     assert split.cv_folds == 3 and np.array_equal(split.test, every) and np.array_equal(split.train, every)
