@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import FamilyDefaults
 from .keras_family import KerasFamily
 from .per_pixel import PerPixelFamily
 
@@ -28,7 +27,6 @@ class PixelMlp(PerPixelFamily, KerasFamily):
     name = "pixel_mlp"
     description = "a dense network (256 and 128 units) of one pixel's bands"
     position = 4
-    defaults = FamilyDefaults(balance="none")
     auto_candidate = True
 
     def build_network(self, n_inputs: int, n_classes: int, patch_size: int = 1) -> Any:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import FamilyDefaults, FitProgress, FittedNetwork, PredictionGraph, TrainingData
+from .base import FitProgress, FittedNetwork, PredictionGraph, TrainingData
 from .per_pixel import PerPixelFamily
 
 N_TREES = 100
@@ -96,7 +96,6 @@ class RandomForest(PerPixelFamily):
                    "stored as ONNX")
     position = 5
     network_member = "forest.onnx"
-    defaults = FamilyDefaults(balance="none")
     auto_candidate = True
 
     def fit(self, data: TrainingData, settings: Any, patch_size: int, progress: FitProgress
