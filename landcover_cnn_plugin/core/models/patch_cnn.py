@@ -18,8 +18,8 @@ Default (architecture chosen on one polygon-grouped fold of the sample scene by 
 one-fold benchmark; training schedule on the five folds of ``benchmarks/bench_folds.py``):
 ``(k - 3) / 2`` convolutions (64, 64, 128 ... filters), BN, ReLU, global *average* pooling over
 the last 3 x 3 map, the centre pixel's own bands concatenated (``centre_skip``: a 1 x 1 crop of
-the input, which is position-free too), dropout 0.5, dense 128, dropout 0.5, softmax; L2 1e-4 on the kernels. On that fold, with k = 7: pooling instead of a
-flatten of the last map, and the centre-pixel skip each improved all three test figures; larger
+the input, which is position-free too), dropout 0.5, dense 128, dropout 0.5, softmax; L2 1e-4 on
+the kernels. On that fold, with k = 7: pooling instead of a flatten of the last map, and the centre-pixel skip each improved all three test figures; larger
 patches (9 without pooling, 11 with 7 x 7 pooling) over-fitted more and scored lower.
 Train it without class weights (``balance="none"``; class weights lowered OA and kappa without
 raising macro F1 on that fold) and with label smoothing 0.1 (``FamilyDefaults.label_smoothing``: macro
