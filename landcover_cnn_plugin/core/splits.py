@@ -1,7 +1,7 @@
 """Train / validation / test splits without leakage (scikit-learn, imported inside functions).
 
 ``group`` protocol: whole groups (``polygon_id``) go to one part only, with classes kept
-stratified as far as the groups allow (``StratifiedGroupKFold``). Neighbouring pixels of
+stratified by the polygons of each class (:func:`group_folds`). Neighbouring pixels of
 one polygon are nearly copies of each other; a random pixel split puts such near-copies
 in train and test and reports an optimistic accuracy.
 
@@ -68,22 +68,19 @@ def holdout_split(labels: np.ndarray, groups: np.ndarray | None, fraction: float
              parameter: str) -> tuple[np.ndarray, np.ndarray]:
     """Split positions ``0..n-1`` into (keep, held out) with about ``fraction`` held out.
 
-    With ``groups``: the first fold of a shuffled ``StratifiedGroupKFold`` with
-    ``round(1 / fraction)`` folds is held out (whole groups); without: a stratified
-    random split (unstratified where a class has a single row).
+    With ``groups``: whole groups, the first of ``round(1 / fraction)`` :func:`group_folds`, so that
+    every class gives about ``fraction`` of its polygons.
+    Without groups: a stratified random split of rows (unstratified where a class has a single
+    row).
     """
     n = len(labels)
     if groups is not None:
-        from sklearn.model_selection import StratifiedGroupKFold
-
         n_groups = len(np.unique(groups))
         n_splits = min(_n_splits(fraction, parameter), n_groups)
         if n_splits < 2:
             raise UserInputError(
                 f"a group split needs at least 2 groups; the samples have {n_groups}.", "GROUP")
-        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        keep, held = next(splitter.split(np.zeros((n, 1)), labels, groups))
-        return keep, held
+        return next(group_folds(labels, groups, n_splits, seed))
     from sklearn.model_selection import train_test_split
 
     _, counts = np.unique(labels, return_counts=True)
@@ -162,6 +159,30 @@ def part_warnings(labels: np.ndarray, split: SplitIndices) -> list[str]:
     return warnings
 
 
+def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(other_rows, fold_rows)`` of ``n_folds`` folds of whole groups, stratified by groups.
+
+    A shuffled ``StratifiedKFold`` over one entry per group (its class: that of its first row), so
+    that each fold holds about ``1 / n_folds`` of every class's polygons. Stratifying pixels instead
+    (``StratifiedGroupKFold``) lets one large polygon fill a class's share: on the Berlin scene a
+    fifth of the polygons then held 1 of 298 pavement polygons.
+    """
+    import warnings
+
+    from sklearn.model_selection import StratifiedKFold
+
+    units, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():  # a class of fewer groups than folds: the trainer warns about it
+        warnings.simplefilter("ignore", UserWarning)
+        unit_folds = list(splitter.split(np.zeros((len(units), 1)), np.asarray(labels)[first]))
+    inverse = inverse.reshape(-1)
+    for _, held_units in unit_folds:
+        held = np.isin(inverse, held_units)
+        yield np.flatnonzero(~held), np.flatnonzero(held)
+
+
 def cross_validation_folds(labels: np.ndarray, groups: np.ndarray | None, protocol: str, n_folds: int,
                            seed: int = 42) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(train_val_rows, test_rows)`` of a k-fold (spatial, with groups) cross-validation.
@@ -170,19 +191,17 @@ def cross_validation_folds(labels: np.ndarray, groups: np.ndarray | None, protoc
     ----------
     labels : ndarray, shape (n,)
     groups : ndarray, shape (n,), optional
-        With ``protocol="group"``: whole groups per fold (``StratifiedGroupKFold``).
+        With ``protocol="group"``: whole groups per fold (:func:`group_folds`).
     n_folds : int
         Number of folds, >= 2.
     """
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+    from sklearn.model_selection import StratifiedKFold
 
     labels = np.asarray(labels)
     if n_folds < 2:
         raise UserInputError(f"cross-validation needs at least 2 folds (got {n_folds}).", "CV_FOLDS")
-    dummy = np.zeros((len(labels), 1))
     if protocol == "group":
-        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        yield from splitter.split(dummy, labels, np.asarray(groups))
+        yield from group_folds(labels, np.asarray(groups), n_folds, seed)
     else:
         splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        yield from splitter.split(dummy, labels)
+        yield from splitter.split(np.zeros((len(labels), 1)), labels)
