@@ -36,8 +36,9 @@ test: setup package lint
 demo: setup package
 	$(PY) scripts/demo.py
 
+# The benchmarks import the assembled plugin and the tests' data helpers (lcnn_testing).
 bench: setup package
-	$(PY) -m benchmarks
+	PYTHONPATH=$(CURDIR)/build/plugins:$(CURDIR)/tests $(PY) -m benchmarks
 
 clean:
 	rm -rf build dist demo_output bench_output .pytest_cache .ruff_cache

@@ -30,8 +30,9 @@ Output: one CSV row per (data set, size, fold, model) in ``--out`` (appended; ro
 skipped, so a run resumes) and the test predictions beside it (npz), then the table of means and
 standard deviations over the folds, the interval check and the issue-17 targets.
 
-Run: ``make bench`` or ``.venv/bin/python -m benchmarks.bench_folds [--datasets ...] [--sizes ...]
-[--models ...] [--folds ...]``. Not a test: nothing is asserted. On a shared machine only the
+Run: ``make bench`` or, after ``make package``,
+``PYTHONPATH=build/plugins:tests .venv/bin/python -m benchmarks.bench_folds [--datasets ...] [--sizes ...]
+[--models ...] [--folds ...] [--out CSV]``. Not a test: nothing is asserted. On a shared machine only the
 accuracy figures are final.
 """
 
@@ -49,12 +50,7 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-for extra in (ROOT / "build" / "plugins", ROOT / "tests"):
-    if str(extra) not in sys.path:
-        sys.path.insert(0, str(extra))
-
-OUT = ROOT / "bench_output" / "folds"
+OUT = Path(__file__).resolve().parents[1] / "bench_output" / "folds"
 SIZES = {"full": 1.0, "25": 0.25, "10": 0.10}
 N_FOLDS = 5
 FOLD_SEED = 0
