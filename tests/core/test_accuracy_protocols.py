@@ -24,6 +24,7 @@ from landcover_cnn_plugin.core.metrics import (
 )
 from landcover_cnn_plugin.core.model_choice import MIN_CHOICE_POLYGONS, choose_model
 from landcover_cnn_plugin.core.model_file import read_model_metadata
+from landcover_cnn_plugin.core.models import random_forest as forest_family
 from landcover_cnn_plugin.core.models.base import FitProgress
 from landcover_cnn_plugin.core.samples import read_samples
 from landcover_cnn_plugin.core.settings import TrainingSettings
@@ -116,6 +117,12 @@ def test_forest_model_file_is_onnx_and_predicts_without_tensorflow(berlin_forest
     model = onnx.load_model_from_string(graph)
     onnx.checker.check_model(model)
     assert [o.name for o in model.graph.output] == ["probabilities"]
+    # Bounded whatever the number of samples: N_TREES trees of at most MAX_LEAVES leaves each.
+    ensemble = next(node for node in model.graph.node if node.op_type == "TreeEnsembleClassifier")
+    attributes = {a.name: onnx.helper.get_attribute_value(a) for a in ensemble.attribute}
+    tree_of_leaf = np.asarray(attributes["nodes_treeids"])[np.asarray(attributes["nodes_modes"]) == b"LEAF"]
+    leaves_per_tree = np.bincount(tree_of_leaf)
+    assert len(leaves_per_tree) == forest_family.N_TREES and leaves_per_tree.max() <= forest_family.MAX_LEAVES
     rows = trainer.split_.test
     features = tmp_path / "features.npy"
     np.save(features, trainer.table_.features[rows])
