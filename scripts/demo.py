@@ -63,12 +63,12 @@ def prepare_data(out: Path = OUT) -> tuple[dict[str, str], list[tuple[str, str]]
     stack = run("landcovercnn:stackrasters", INPUT=bands, PIXEL_SIZE=20, OUTPUT=out / "stack_20m.tif")
     labels = run("landcovercnn:rasterizepolygons", INPUT=polygons, FIELD="code", REFERENCE=stack["OUTPUT"],
                  OUTPUT=out / "labels_20m.tif")
-    points = run("landcovercnn:regularpoints", INPUT=polygons, FIELD="code", CLASS_NAME_FIELD="fclass",
+    points = run("landcovercnn:regularpoints", INPUT=polygons, FIELD="code", NAMES_FIELD="fclass",
                  REFERENCE=stack["OUTPUT"], OUTPUT=out / "points.gpkg")
     samples = run("landcovercnn:samplepoints", POINTS=points["OUTPUT"], RASTER=stack["OUTPUT"], LABEL="code",
-                  CLASS_NAME_FIELD="fclass", OUTPUT=out / "samples.csv")
+                  NAMES_FIELD="fclass", OUTPUT=out / "samples.csv")
     one_step = run("landcovercnn:extractsamples", RASTER=stack["OUTPUT"], POLYGONS=polygons, FIELD="code",
-                   CLASS_NAME_FIELD="fclass", OUTPUT=out / "samples_one_step.csv")
+                   NAMES_FIELD="fclass", OUTPUT=out / "samples_one_step.csv")
     identical = Path(samples["OUTPUT"]).read_bytes() == Path(one_step["OUTPUT"]).read_bytes()
     paths = {"polygons": polygons, "stack": stack["OUTPUT"], "labels": labels["OUTPUT"],
              "points": points["OUTPUT"], "samples": samples["OUTPUT"], "samples_one_step": one_step["OUTPUT"],

@@ -47,8 +47,12 @@ def build_model():
         "the stack into a styled class map with a confidence layer. Inputs: the band files, the "
         "pixel size in map units (e.g. 20), the training polygons with their integer class code "
         "field and optional class name field, the model type (Automatic: the patch CNN, which "
-        "gets the stack) and the maximum number of epochs. To change a step, open "
-        "resources/models/landcover_workflow.model3 of the plugin in the Graphical Modeler.")})
+        "gets the stack) and the maximum number of epochs; nothing else needs a value. Outputs "
+        "without a path go to temporary files (stack, class code raster, samples, model, class map; "
+        "the paths are listed in the results) or are skipped (training report, confidence): give "
+        "paths to keep them. Every part of a multi-part polygon is its own group in the split. To "
+        "change a step, open resources/models/landcover_workflow.model3 of the plugin in the "
+        "Graphical Modeler.")})
 
     def parameter(definition, x, y):
         component = QgsProcessingModelParameter(definition.name())
@@ -63,7 +67,7 @@ def build_model():
                                                   [QgsProcessing.TypeVectorPolygon]), 120, 180)
     parameter(QgsProcessingParameterField("FIELD", "Class code field", "code", "POLYGONS",
                                           QgsProcessingParameterField.Numeric), 120, 240)
-    parameter(QgsProcessingParameterField("NAME_FIELD", "Class name field", "fclass", "POLYGONS",
+    parameter(QgsProcessingParameterField("NAMES_FIELD", "Class name field", None, "POLYGONS",
                                           optional=True), 120, 300)
     # trainmodel's own MODEL_TYPE parameter: the chosen index is passed on unchanged
     model_type = next(spec for spec in training_options() if spec.name == "model_type")
@@ -100,19 +104,19 @@ def build_model():
           {"Labels": ("OUTPUT", "Class code raster")}, 420, 180)
     child("points", "landcovercnn:regularpoints", "Regular points in training polygons",
           {"INPUT": src.fromModelParameter("POLYGONS"), "FIELD": src.fromModelParameter("FIELD"),
-           "CLASS_NAME_FIELD": src.fromModelParameter("NAME_FIELD"),
+           "NAMES_FIELD": src.fromModelParameter("NAMES_FIELD"),
            "REFERENCE": src.fromChildOutput("stack", "OUTPUT")},
           {}, 420, 300)
     child("sample", "landcovercnn:samplepoints", "Sample rasters to CSV",
           {"POINTS": src.fromChildOutput("points", "OUTPUT"),
            "RASTER": src.fromChildOutput("stack", "OUTPUT"),
            "LABEL": src.fromModelParameter("FIELD"), "GROUP": src.fromStaticValue("polygon_id"),
-           "CLASS_NAME_FIELD": src.fromModelParameter("NAME_FIELD")},
+           "NAMES_FIELD": src.fromModelParameter("NAMES_FIELD")},
           {"Samples": ("OUTPUT", "Samples CSV")}, 420, 420)
     child("train", "landcovercnn:trainmodel", "Train land cover model",
           {"INPUT": src.fromChildOutput("sample", "OUTPUT"), "LABEL": src.fromModelParameter("FIELD"),
            "GROUP": src.fromStaticValue("polygon_id"),
-           "NAMES_FIELD": src.fromModelParameter("NAME_FIELD"),
+           "NAMES_FIELD": src.fromModelParameter("NAMES_FIELD"),
            "MODEL_TYPE": src.fromModelParameter("MODEL_TYPE"), "EPOCHS": src.fromModelParameter("EPOCHS"),
            "RASTER": src.fromChildOutput("stack", "OUTPUT")},  # the patch model cuts patches from it
           {"Model": ("OUTPUT_MODEL", "Model file"), "Report": ("OUTPUT_REPORT", "Training report")},

@@ -15,6 +15,30 @@ IMG_DIR = SAMPLE_DIR / "IMG_DATA"
 STUDY_BANDS = ["B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"]
 
 
+def shared_data_dir() -> Path:
+    """The shared real data: ``../shared/data`` beside the clone (CI puts it there); in a git
+    worktree, beside the clone the worktree belongs to."""
+    candidates = [ROOT.parent / "shared" / "data"]
+    git = ROOT / ".git"
+    if git.is_file():  # a worktree: ".git" says "gitdir: <clone>/.git/worktrees/<name>"
+        gitdir = Path(git.read_text(encoding="utf-8").split("gitdir:", 1)[1].strip())
+        candidates.append(gitdir.parents[2].parent / "shared" / "data")
+    found = next((path for path in candidates if path.is_dir()), None)
+    if found is None:
+        raise FileNotFoundError(f"the shared real data is missing: looked in {[str(c) for c in candidates]}; "
+                                "put the shared data folder beside the clone (../shared/data).")
+    return found
+
+
+def berlin_dir() -> Path:
+    """The Berlin-Urban-Gradient subset (HyMap 3.6 m, 6 urban classes; see its README)."""
+    return shared_data_dir() / "berlin_urban_gradient"
+
+
+#: The Berlin class-wise layer: one MultiPolygon feature per class, Level_2_ID codes 1..6.
+BERLIN_CLASSES = {1: "Roof", 2: "Pavement", 3: "Low vegetation", 4: "Tree", 5: "Soil", 6: "Other"}
+
+
 def band_path(band: str) -> Path:
     return IMG_DIR / f"T33UUU_20170216T102101_{band}.jp2"
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import UserInputError
+from .legend import ClassLegend
 
 BALANCE_METHODS = ("none", "class_weights", "to_n", "smote")
 #: What "auto" means unless a model family says otherwise (``FamilyDefaults.balance``): none. On
@@ -60,7 +61,8 @@ class BalancedRows:
 
 
 def balance_training_rows(class_ids: np.ndarray, method: str = "none", samples_per_class: int = 500,
-                          seed: int = 42, features: np.ndarray | None = None) -> BalancedRows:
+                          seed: int = 42, features: np.ndarray | None = None,
+                          legend: ClassLegend | None = None) -> BalancedRows:
     """Balance the classes of the training part.
 
     Parameters
@@ -74,6 +76,8 @@ def balance_training_rows(class_ids: np.ndarray, method: str = "none", samples_p
         Seed of the random resampling.
     features : ndarray, shape (n, n_features), optional
         Needed by ``smote`` only.
+    legend : ClassLegend, optional
+        Names the classes in messages (by code and name).
 
     Returns
     -------
@@ -94,7 +98,7 @@ def balance_training_rows(class_ids: np.ndarray, method: str = "none", samples_p
                             class_weight={int(c): float(w) for c, w in zip(present, weights, strict=True)})
     if method == "to_n":
         return _to_n(class_ids, samples_per_class, seed)
-    return _smote(class_ids, features, seed)
+    return _smote(class_ids, features, seed, legend)
 
 
 def _to_n(class_ids: np.ndarray, samples_per_class: int, seed: int) -> BalancedRows:
@@ -115,17 +119,21 @@ def _to_n(class_ids: np.ndarray, samples_per_class: int, seed: int) -> BalancedR
     return BalancedRows(rows_up[:, 0].astype(np.int64), np.asarray(ids_up, dtype=np.int32))
 
 
-def _smote(class_ids: np.ndarray, features: np.ndarray | None, seed: int) -> BalancedRows:
+def _smote(class_ids: np.ndarray, features: np.ndarray | None, seed: int,
+           legend: ClassLegend | None) -> BalancedRows:
     from imblearn.over_sampling import SMOTE
 
     if features is None:
         raise UserInputError("SMOTE interpolates feature vectors and works with per-pixel models "
                              "only; choose another balancing.", "BALANCE")
-    _, counts = np.unique(class_ids, return_counts=True)
+    present, counts = np.unique(class_ids, return_counts=True)
     neighbours = int(min(5, counts.min() - 1))
     if neighbours < 1:
-        raise UserInputError("SMOTE needs at least 2 training samples in every class; choose "
-                             "another balancing or collect more samples.", "BALANCE")
+        single = present[counts < 2]
+        named = legend.labels_of_ids(single) if legend is not None else ", ".join(map(str, single))
+        raise UserInputError(f"SMOTE needs at least 2 training samples in every class; {named} "
+                             f"{'has' if len(single) == 1 else 'have'} one. Choose another balancing "
+                             "or collect more samples.", "BALANCE")
     smote = SMOTE(k_neighbors=neighbours, random_state=seed)
     new_features, new_ids = smote.fit_resample(np.asarray(features, dtype=np.float32), class_ids)
     # imbalanced-learn keeps the original rows first, in order, and appends the synthetic ones.

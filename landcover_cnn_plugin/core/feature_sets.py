@@ -81,7 +81,8 @@ def compare_feature_sets(samples: Any, feature_sets: Sequence[Sequence[str]], se
     union: list[str] = []
     for features in feature_sets:
         union += [name for name in features if name not in union]
-    table = read_samples(samples, settings.label, union, settings.group, settings.names_field, reporter)
+    table = read_samples(samples, settings.label, union, settings.group, settings.names_field, reporter,
+                         legend=settings.legend)
     rows = []
     n_sets = len(feature_sets)
     for index, (name, features) in enumerate(zip(set_names, feature_sets, strict=True)):

@@ -2,20 +2,22 @@
 
 Class codes are the user's positive integers (OSM 7201..8221, ASLC 41..552); they are
 not contiguous. Networks need ids 0..n-1: the legend sorts the codes ascending and
-numbers them in that order. Ids are internal only; maps and reports show codes.
+numbers them in that order. Ids are internal only: maps, reports and messages show codes and
+names (:func:`class_label`). Labels given as text (class names) get codes by
+:func:`codes_for_text_labels`.
 
 Imports only the standard library and NumPy (usable in the QGIS process).
 """
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from .csv_format import detect_csv_format
 from .errors import UserInputError
 
 # A readable qualitative palette (Tableau 10 + 10 lighter tints): distinct on screen and print.
@@ -30,6 +32,41 @@ _COLOR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
 def default_color(index: int) -> str:
     """Colour ``index`` of the default palette (repeats after 20 classes)."""
     return DEFAULT_PALETTE[index % len(DEFAULT_PALETTE)]
+
+
+def default_name(code: int) -> str:
+    """The name of a class without one: ``"class <code>"``."""
+    return f"class {code}"
+
+
+def class_label(code: int, name: str | None = None) -> str:
+    """How messages and logs name a class: ``"5 (Soil)"``, or ``"5"`` without a name of its own."""
+    return f"{code} ({name})" if name and name != default_name(code) else str(code)
+
+
+def codes_for_text_labels(names: Iterable[str], legend: ClassLegend | None = None,
+                          drop_unknown: bool = False) -> dict[str, int]:
+    """Class codes of labels given as text (class names such as ``"Roof"``).
+
+    Without a legend the names are numbered 1, 2, ... in alphabetical order (ignoring case, then
+    exactly): the same set of names always gets the same codes, whatever the row order. With a
+    legend (a legend CSV's ``code,name``), each name gets the code the legend gives it.
+
+    Raises
+    ------
+    UserInputError
+        A name the legend lacks (unless ``drop_unknown``: it is left out of the result).
+    """
+    distinct = sorted(set(names), key=lambda name: (name.casefold(), name))
+    if legend is None:
+        return {name: code for code, name in enumerate(distinct, start=1)}
+    code_of = {name: code for code, name in zip(legend.codes, legend.names, strict=True)}
+    unknown = [name for name in distinct if name not in code_of]
+    if unknown and not drop_unknown:
+        raise UserInputError(
+            f"the class names {unknown[:20]} are not in the legend ({', '.join(legend.names)}); add "
+            "them to the legend CSV (code,name,color) or correct the labels.", "LABEL")
+    return {name: code_of[name] for name in distinct if name in code_of}
 
 
 class ClassLegend:
@@ -64,7 +101,7 @@ class ClassLegend:
         name_of = _aligned(given, names, "names")
         color_of = _aligned(given, colors, "colors")
         self.codes: list[int] = sorted(given)
-        self.names: list[str] = [str(name_of.get(code) or f"class {code}") for code in self.codes]
+        self.names: list[str] = [str(name_of.get(code) or default_name(code)) for code in self.codes]
         self.colors: list[str] = []
         for index, code in enumerate(self.codes):
             color = color_of.get(code) or default_color(index)
@@ -91,6 +128,14 @@ class ClassLegend:
     def name_of(self, code: int) -> str:
         """Name of class ``code``."""
         return self.names[self._id_of[int(code)]]
+
+    def label_of(self, code: int) -> str:
+        """Class ``code`` as messages name it (:func:`class_label`): ``"5 (Soil)"``."""
+        return class_label(int(code), self.name_of(code))
+
+    def labels_of_ids(self, ids: Iterable[int]) -> str:
+        """The classes of internal ids ``ids`` as messages name them, comma-separated."""
+        return ", ".join(self.label_of(self.codes[int(i)]) for i in ids)
 
     def ids_from_codes(self, codes: Iterable[int] | np.ndarray) -> np.ndarray:
         """Class ids (int32, shape like ``codes``) of the given codes.
@@ -132,7 +177,8 @@ class ClassLegend:
 
     @classmethod
     def from_csv(cls, path: str, codes: Iterable[int] | None = None) -> ClassLegend:
-        """Read a legend CSV with columns ``code,name[,color]`` (header row, UTF-8).
+        """Read a legend CSV with columns ``code,name[,color]`` (header row; any dialect
+        :func:`.csv_format.detect_csv_format` recognises).
 
         Parameters
         ----------
@@ -142,14 +188,12 @@ class ClassLegend:
             The codes present in the samples. Every one must be in the CSV; the legend then
             holds only these codes (so that ids stay 0..n-1 over the classes trained).
         """
-        try:
-            with open(path, newline="", encoding="utf-8-sig") as handle:
-                rows = list(csv.DictReader(handle))
-        except OSError as exc:
-            raise UserInputError(f"cannot read the legend file {path}: {exc.strerror}.", "LEGEND") from exc
-        if not rows or "code" not in rows[0]:
+        found = detect_csv_format(path, "LEGEND", "the legend file")
+        rows = list(found.rows(path))
+        if "code" not in found.columns or not rows:
             raise UserInputError(
-                f"the legend file {path} needs a header row with the columns code,name,color.", "LEGEND")
+                f"the legend file {path} needs a header row with the columns code,name,color and a row "
+                f"per class; its columns are {found.columns}.", "LEGEND")
         names, colors = {}, {}
         for line, row in enumerate(rows, start=2):
             try:

@@ -5,7 +5,7 @@ imports qgis, pandas or anything else heavy. The hot paths never loop over point
 points come in Arrow batches (:mod:`.io.vectors`), are mapped to pixels with index arrays
 (``Grid.pixel_of``) and the raster is read once per block (:class:`.io.blocks.BlockSampler`);
 a pixel is a sample only where every band is valid (:func:`.io.rasters.valid_pixels`, the rule
-classification and patch cutting use too). Rows are written by :class:`.samples.SamplesCsvWriter`.
+classification and patch cutting use too). Rows are written by :class:`.samples_writer.SamplesCsvWriter`.
 """
 
 from __future__ import annotations
@@ -21,18 +21,19 @@ from .io.blocks import BlockSampler
 from .io.grid import Grid, lonlat_transform
 from .io.rasterize import PolygonRasterizer
 from .io.rasters import open_raster
-from .io.vectors import POINT_BATCH, count_points, iter_point_batches, masked_integers, masked_texts
-from .progress import NullReporter, Reporter
-from .samples import (
-    GROUP_COLUMN,
-    X_COLUMN,
-    Y_COLUMN,
-    SamplesCsvWriter,
-    quote_csv,
-    text_column,
-    text_repeated,
-    write_rows,
+from .io.vectors import (
+    POINT_BATCH,
+    count_points,
+    iter_point_batches,
+    layer_fields,
+    masked_integers,
+    masked_labels,
+    masked_texts,
 )
+from .legend import class_label
+from .progress import NullReporter, Reporter
+from .samples import GROUP_COLUMN, PART_COLUMN, X_COLUMN, Y_COLUMN
+from .samples_writer import SamplesCsvWriter, quote_csv, text_column, text_repeated, write_rows
 
 #: Samples buffered before a CSV chunk is formatted and written.
 CSV_CHUNK = 65_536
@@ -49,11 +50,33 @@ class SampleCounts:
     polygons_used: int = 0
     polygons_outside: int = 0
     per_code: dict[str, int] = field(default_factory=dict)
+    #: Groups (the parts of the polygons, each drawn polygon once) with samples, per class code.
+    groups_per_code: dict[str, int] = field(default_factory=dict)
+    #: Class name per code, where a name field was given.
+    names: dict[str, str] = field(default_factory=dict)
 
-    def add_codes(self, codes: np.ndarray) -> None:
-        found, counts = np.unique(codes, return_counts=True)
-        for code, count in zip(found, counts, strict=True):
-            self.per_code[str(int(code))] = self.per_code.get(str(int(code)), 0) + int(count)
+    def add_codes(self, labels: np.ndarray) -> None:
+        """Count samples per label (integer codes, or class names)."""
+        found, counts = np.unique(labels, return_counts=True)
+        for label, count in zip(found.tolist(), counts, strict=True):
+            self.per_code[str(label)] = self.per_code.get(str(label), 0) + int(count)
+
+    def add_groups(self, code: int, n_groups: int, name: str | None) -> None:
+        self.groups_per_code[str(code)] = self.groups_per_code.get(str(code), 0) + n_groups
+        if name:
+            self.names.setdefault(str(code), name)
+
+    def class_summary(self) -> str:
+        """Samples (and groups) per class, classes named by code and name, for the log."""
+        def named(label: str) -> str:
+            return class_label(int(label), self.names.get(label)) if label.isdigit() else label
+
+        def order(label: str) -> tuple:  # codes ascending, then class names alphabetically
+            return (0, int(label), "") if label.isdigit() else (1, 0, label)
+
+        return "; ".join(f"{named(label)}: {self.per_code[label]} samples"
+                         + (f" in {self.groups_per_code[label]} polygons" if label in self.groups_per_code
+                            else "") for label in sorted(self.per_code, key=order))
 
 
 def _samples_writer(raster_path: str, stream, label_name: str,
@@ -83,9 +106,11 @@ def sample_points_to_csv(points_path: str, points_layer: str | int | None, raste
     csv_path : str
         File to write (the caller makes it atomic).
     label_field : str
-        Integer class code field (the column keeps its name).
+        Class field: integer codes, or text class names (training gives them codes); the column
+        keeps its name.
     group_field : str, optional
-        Integer field written as ``polygon_id``; None: the point's feature id.
+        Integer field written as ``polygon_id``; None: the point's feature id (each point its own
+        group). With ``polygon_id`` the points' ``polygon_part`` field (regular points) is carried.
     name_field : str, optional
         Class name field copied after the label.
 
@@ -97,7 +122,9 @@ def sample_points_to_csv(points_path: str, points_layer: str | int | None, raste
     """
     reporter = reporter or NullReporter()
     total = count_points(points_path, points_layer)
-    fields = [label_field] + [f for f in (group_field, name_field) if f]
+    part_field = PART_COLUMN if group_field == GROUP_COLUMN and PART_COLUMN in layer_fields(
+        points_path, points_layer) else None
+    fields = [label_field] + [f for f in (group_field, name_field, part_field) if f]
     counts = SampleCounts()
     seen = 0
     with open(csv_path, "w", newline="", encoding="utf-8") as stream:
@@ -105,7 +132,7 @@ def sample_points_to_csv(points_path: str, points_layer: str | int | None, raste
         for batch in iter_point_batches(points_path, points_layer, fields, batch_size):
             raise_if_canceled(is_canceled)
             seen += len(batch.x)
-            labels, labelled = masked_integers(batch.columns[label_field])
+            labels, labelled = masked_labels(batch.columns[label_field])
             if group_field:
                 groups, grouped = masked_integers(batch.columns[group_field])
                 labelled &= grouped
@@ -121,7 +148,8 @@ def sample_points_to_csv(points_path: str, points_layer: str | int | None, raste
             keep, values = keep[valid], values[:, valid]
             x, y = grid.pixel_centres(rows[keep], cols[keep])
             names = masked_texts(batch.columns[name_field])[keep] if name_field else None
-            writer.write(x, y, values, labels[keep], groups[keep], names)
+            parts = masked_integers(batch.columns[part_field])[0][keep] if part_field else None
+            writer.write(x, y, values, labels[keep], groups[keep], names, parts)
             counts.add_codes(labels[keep])
             if total:
                 reporter.progress(100.0 * min(seen, total) / total)
@@ -156,8 +184,9 @@ def extract_samples_to_csv(rasterizer: PolygonRasterizer, raster_path: str, csv_
             pids = np.concatenate([np.full(len(part[0]), part[4], dtype=np.int64) for part in buffered])
             names = np.concatenate([np.full(len(part[0]), part[5] or "", dtype=object)
                                     for part in buffered]).astype(str) if name_column else None
+            parts = np.concatenate([part[6] for part in buffered])
             x, y = grid.pixel_centres(rows, cols)
-            writer.write(x, y, values, codes, pids, names)
+            writer.write(x, y, values, codes, pids, names, parts)
             counts.add_codes(codes)
             buffered.clear()
 
@@ -167,7 +196,9 @@ def extract_samples_to_csv(rasterizer: PolygonRasterizer, raster_path: str, csv_
             valid = sampler.bands.valid(values)
             counts.nodata += int((~valid).sum())
             buffered.append((pixels.rows[valid], pixels.cols[valid], values[:, valid], pixels.code,
-                             pixels.fid, pixels.name))
+                             pixels.fid, pixels.name, pixels.parts[valid]))
+            if valid.any():
+                counts.add_groups(pixels.code, len(np.unique(pixels.parts[valid])), pixels.name)
             buffered_rows += int(valid.sum())
             if buffered_rows >= CSV_CHUNK:
                 flush()
@@ -181,14 +212,16 @@ def write_points_csv(rasterizer: PolygonRasterizer, csv_path: str, label_name: s
                      name_column: str | None = None, max_points_per_polygon: int = 0, seed: int = 1,
                      reporter: Reporter | None = None,
                      is_canceled: Callable[[], bool] | None = None) -> SampleCounts:
-    """Regular points: one row ``X,Y,<label>[,<name>],polygon_id`` per pixel centre a polygon wins.
+    """Regular points: one row ``X,Y,<label>[,<name>],polygon_id,polygon_part`` per pixel centre a
+    polygon wins.
 
     Written as CSV (with a ``.csvt`` type file) so that OGR converts it to any vector format
     in C++ (:func:`.io.vectors.csv_points_to_vector`). Order: polygon_id, then row, col.
     """
     grid = rasterizer.grid
     counts = SampleCounts(polygons_outside=rasterizer.polygons_outside)
-    header = [X_COLUMN, Y_COLUMN, label_name, *([name_column] if name_column else []), GROUP_COLUMN]
+    header = [X_COLUMN, Y_COLUMN, label_name, *([name_column] if name_column else []), GROUP_COLUMN,
+              PART_COLUMN]
     with open(csv_path, "w", newline="", encoding="utf-8") as stream:
         stream.write(",".join(quote_csv(header)) + "\n")
         for pixels in rasterizer.iter_polygon_pixels(max_points_per_polygon, seed, reporter, is_canceled):
@@ -198,11 +231,12 @@ def write_points_csv(rasterizer: PolygonRasterizer, csv_path: str, label_name: s
             columns = [text_column(x), text_column(y), [str(pixels.code)] * n]
             if name_column:
                 columns.append(text_repeated(pixels.name or "", n))
-            columns.append([str(pixels.fid)] * n)
+            columns += [[str(pixels.fid)] * n, text_column(pixels.parts)]
             write_rows(stream, columns)
             counts.written += n
             counts.per_code[str(pixels.code)] = counts.per_code.get(str(pixels.code), 0) + n
-    types = ["Real", "Real", "Integer64"] + (["String"] if name_column else []) + ["Integer64"]
+            counts.add_groups(pixels.code, pixels.n_parts, pixels.name)
+    types = ["Real", "Real", "Integer64"] + (["String"] if name_column else []) + ["Integer64", "Integer"]
     with open(os.path.splitext(csv_path)[0] + ".csvt", "w", encoding="utf-8") as stream:
         stream.write(",".join(f'"{t}"' for t in types) + "\n")
     return counts

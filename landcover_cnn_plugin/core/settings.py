@@ -122,8 +122,9 @@ class TrainingSettings:
              "(--group \"\" for none)")
     names_field: str | None = _setting(
         None, parameter="NAMES_FIELD", optional=True,
-        label="Class name column (empty = fclass/name when present)",
-        help="column of class names, e.g. fclass")
+        label="Class name column (empty = the text column after the label, or fclass/name)",
+        help="column of class names, e.g. fclass (default: the text column right after the label, "
+             "or fclass, name, class_name, when it holds one name per code)")
     legend: str | None = _setting(None, parameter="LEGEND", kind="file", optional=True,
                                   label="Legend CSV (code,name,color)", file_filter="CSV files (*.csv)",
                                   help="legend CSV with columns code,name,color")

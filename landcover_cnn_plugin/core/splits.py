@@ -11,6 +11,11 @@ exists, and say that accuracy may be optimistic.
 Validation rows (for early stopping) are carved from the training part in the same way, where
 the model's schedule needs them (validation fraction 0: none); the test part is never looked at
 during training.
+
+Of the held-out folds a group split could take, the first that leaves every class some training
+samples (and then holds out the most classes) is taken. :func:`check_split` refuses a split that
+still leaves a class nothing to learn from, before any training, naming the classes by code and
+name and saying what to do.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import UserInputError
+from .legend import ClassLegend
 
 SPLIT_PROTOCOLS = ("group", "random")
 RANDOM_SPLIT_WARNING = (
@@ -42,6 +48,7 @@ class SplitIndices:
     validation_fraction: float = 0.2
     warnings: list[str] = field(default_factory=list)
     cv_folds: int = 0  # >= 2: the test part is every row, each predicted by the fold that held it out
+    groups: np.ndarray | None = None  # group of every row of the table, when it has groups
 
     def counts(self, codes: np.ndarray) -> dict[str, dict[str, int]]:
         """Samples per class code and part: ``{"train": {"7201": n, ...}, ...}`` (JSON keys)."""
@@ -51,11 +58,26 @@ class SplitIndices:
             result[part] = {str(int(v)): int(n) for v, n in zip(values, numbers, strict=True)}
         return result
 
+    def group_counts(self, codes: np.ndarray) -> dict[str, dict[str, int]] | None:
+        """Groups (polygons) per class code and part, like :meth:`counts`; None without groups."""
+        if self.groups is None:
+            return None
+        result = {}
+        for part in ("train", "validation", "test"):
+            rows = getattr(self, part)
+            pairs = np.unique(np.column_stack([np.asarray(codes)[rows], _group_ids(self.groups)[rows]]),
+                              axis=0)
+            values, numbers = np.unique(pairs[:, 0], return_counts=True)
+            result[part] = {str(int(v)): int(n) for v, n in zip(values, numbers, strict=True)}
+        return result
+
     def to_dict(self, codes: np.ndarray) -> dict:
-        """The model file's ``split`` entry."""
-        return {"protocol": self.protocol, "group_column": self.group_column,
-                "test_fraction": self.test_fraction, "validation_fraction": self.validation_fraction,
-                "cv_folds": self.cv_folds, "counts": self.counts(codes)}
+        """The model file's ``split`` entry (``groups``: polygons per class and part, with groups)."""
+        entry = {"protocol": self.protocol, "group_column": self.group_column,
+                 "test_fraction": self.test_fraction, "validation_fraction": self.validation_fraction,
+                 "cv_folds": self.cv_folds, "counts": self.counts(codes)}
+        groups = self.group_counts(codes)
+        return entry | ({"groups": groups} if groups is not None else {})
 
 
 def _n_splits(fraction: float, parameter: str) -> int:
@@ -68,8 +90,9 @@ def holdout_split(labels: np.ndarray, groups: np.ndarray | None, fraction: float
              parameter: str) -> tuple[np.ndarray, np.ndarray]:
     """Split positions ``0..n-1`` into (keep, held out) with about ``fraction`` held out.
 
-    With ``groups``: whole groups, the first of ``round(1 / fraction)`` :func:`group_folds`, so that
-    every class gives about ``fraction`` of its polygons.
+    With ``groups``: whole groups, one of ``round(1 / fraction)`` :func:`group_folds` (each holds
+    about ``fraction`` of every class's polygons): the first that leaves every class in the kept
+    part and, among those, holds out the most classes (the first fold when none keeps every class).
     Without groups: a stratified random split of rows (unstratified where a class has a single
     row).
     """
@@ -80,7 +103,14 @@ def holdout_split(labels: np.ndarray, groups: np.ndarray | None, fraction: float
         if n_splits < 2:
             raise UserInputError(
                 f"a group split needs at least 2 groups; the samples have {n_groups}.", "GROUP")
-        return next(group_folds(labels, groups, n_splits, seed))
+        folds = list(group_folds(labels, groups, n_splits, seed))
+        n_classes = len(np.unique(labels))
+
+        def merit(fold: tuple[np.ndarray, np.ndarray]) -> tuple[bool, int]:
+            keep, held = fold
+            return len(np.unique(labels[keep])) == n_classes, len(np.unique(labels[held]))
+
+        return max(folds, key=merit)  # max keeps the first of equals
     from sklearn.model_selection import train_test_split
 
     _, counts = np.unique(labels, return_counts=True)
@@ -127,8 +157,10 @@ def split_samples(labels: np.ndarray, groups: np.ndarray | None = None, protocol
                                          validation_fraction, seed + 1)
     split = SplitIndices(train=train, validation=validation, test=np.sort(test).astype(np.int64),
                          protocol=protocol, group_column=group_column if protocol == "group" else None,
-                         test_fraction=test_fraction, validation_fraction=validation_fraction)
-    split.warnings += part_warnings(labels, split)
+                         test_fraction=test_fraction, validation_fraction=validation_fraction,
+                         groups=None if groups is None else np.asarray(groups))
+    if protocol == "random":
+        split.warnings.append(RANDOM_SPLIT_WARNING)
     return split
 
 
@@ -142,21 +174,6 @@ def carve_validation(labels: np.ndarray, groups: np.ndarray | None, rows: np.nda
     keep, held = holdout_split(labels[rows], groups[rows] if groups is not None else None, fraction, seed,
                                "VALIDATION_FRACTION")
     return np.sort(rows[keep]), np.sort(rows[held])
-
-
-def part_warnings(labels: np.ndarray, split: SplitIndices) -> list[str]:
-    """The split's warnings: the random protocol's, and classes missing from a part (the validation
-    part only where there is one)."""
-    warnings = [RANDOM_SPLIT_WARNING] if split.protocol == "random" else []
-    parts = ("train", "validation", "test") if len(split.validation) else ("train", "test")
-    present = {part: set(np.unique(labels[getattr(split, part)]).tolist()) for part in parts}
-    for value in np.unique(labels).tolist():
-        missing = [part for part in parts if value not in present[part]]
-        if missing:
-            warnings.append(
-                f"class {value} has no samples in the {' and '.join(missing)} part (too few "
-                f"{'polygons' if split.protocol == 'group' else 'samples'}); collect more or merge it.")
-    return warnings
 
 
 def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int
@@ -181,6 +198,78 @@ def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int
     for _, held_units in unit_folds:
         held = np.isin(inverse, held_units)
         yield np.flatnonzero(~held), np.flatnonzero(held)
+
+
+def _group_ids(groups: np.ndarray) -> np.ndarray:
+    """Groups as integers 0.. (any values: numbers or text)."""
+    return np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1)
+
+
+def class_summary(class_ids: np.ndarray, groups: np.ndarray | None, legend: ClassLegend) -> str:
+    """Samples (and polygons, with groups) per class for the log: "1 (Roof): 14756 samples in 104
+    polygons; ..."."""
+    class_ids = np.asarray(class_ids)
+    counts = np.bincount(class_ids, minlength=legend.n_classes)
+    n_groups = None
+    if groups is not None:
+        pairs = np.unique(np.column_stack([class_ids, _group_ids(groups)]), axis=0)
+        n_groups = np.bincount(pairs[:, 0], minlength=legend.n_classes)
+    return "; ".join(f"{legend.label_of(code)}: {counts[i]} samples"
+                     + (f" in {_polygons(n_groups[i])}" if n_groups is not None else "")
+                     for i, code in enumerate(legend.codes))
+
+
+def _polygons(n: int) -> str:
+    return f"{n} polygon" + ("" if n == 1 else "s")
+
+
+def check_split(split: SplitIndices, class_ids: np.ndarray, legend: ClassLegend) -> None:
+    """Refuse a split that leaves a class without training samples; warn of empty other parts.
+
+    Run before any training: a network cannot learn a class it never sees, and a model without
+    it must not be written as if training had worked. Classes missing from the validation or the
+    test part only get a warning (in ``split.warnings``): they are learnt but not checked.
+
+    Raises
+    ------
+    UserInputError
+        Naming the classes by code and name, their polygons (groups) and what to do (``SPLIT``).
+    """
+    class_ids = np.asarray(class_ids)
+    present = {part: set(np.unique(class_ids[getattr(split, part)]).tolist())
+               for part in ("train", "validation", "test")}
+    untrained = [i for i in range(legend.n_classes) if i not in present["train"]]
+    if untrained:
+        them = "it" if len(untrained) == 1 else "them"
+        classes = f"{'class' if len(untrained) == 1 else 'classes'} {legend.labels_of_ids(untrained)}"
+        if split.protocol != "group":
+            raise UserInputError(
+                f"the random split leaves no training samples for {classes}, so the model could not "
+                f"learn {them}: collect more samples of {them} or merge {them} with a similar class.",
+                "SPLIT")
+        pairs = np.unique(np.column_stack([class_ids, _group_ids(split.groups)]), axis=0)
+        held = np.bincount(pairs[:, 0], minlength=legend.n_classes)
+        polygons = "; ".join(f"{legend.label_of(legend.codes[i])} has {_polygons(held[i])}"
+                             for i in untrained)
+        raise UserInputError(
+            f"the group split leaves no training samples for {classes} ({polygons}: too few to be "
+            "both learnt and tested, since a polygon's pixels go to one part only), so the model "
+            f"could not learn {them}. Draw more polygons of {them} (each part of a multi-part feature "
+            f"counts as one), merge {them} with a similar class, estimate the accuracy by "
+            "cross-validation (CV_FOLDS) instead of one held-out part, or choose the random split "
+            "(SPLIT; its accuracy figures are optimistic, since neighbouring pixels of one polygon "
+            "land in training and test).", "SPLIT")
+    for part in ("validation", "test") if len(split.validation) else ("test",):
+        missing = [i for i in range(legend.n_classes) if i not in present[part]]
+        if missing:
+            one = len(missing) == 1
+            it = "it" if one else "them"
+            use = f"early stopping does not watch {it}" if part == "validation" else \
+                f"the accuracy figures do not cover {it}"
+            split.warnings.append(
+                f"{'class' if one else 'classes'} {legend.labels_of_ids(missing)} {'has' if one else 'have'} "
+                f"no samples in the {part} part ({use}): draw more polygons of {it} or merge {it} with a "
+                "similar class.")
 
 
 def cross_validation_folds(labels: np.ndarray, groups: np.ndarray | None, protocol: str, n_folds: int,

@@ -40,8 +40,9 @@ from .splits import (
     RANDOM_SPLIT_WARNING,
     SplitIndices,
     carve_validation,
+    check_split,
+    class_summary,
     holdout_split,
-    part_warnings,
     split_samples,
 )
 from .training_record import job_result, training_metadata
@@ -63,7 +64,7 @@ def _read_table(samples: Any, settings: TrainingSettings, reporter: Reporter) ->
     if isinstance(samples, SampleTable):
         return samples.select_features(settings.features) if settings.features else samples
     return read_samples(samples, settings.label, settings.features, settings.group, settings.names_field,
-                        reporter)
+                        reporter, legend=settings.legend)
 
 
 class LandcoverTrainer:
@@ -131,7 +132,8 @@ class LandcoverTrainer:
         self._prepare(table, requested)
         legend, class_ids = self.legend_, self.class_ids_
         reporter.log(f"{len(table)} samples, {len(table.feature_names)} features "
-                     f"{table.feature_names}, {legend.n_classes} classes {legend.codes}.")
+                     f"{table.feature_names}, {legend.n_classes} classes: "
+                     f"{class_summary(class_ids, table.groups, legend)}.")
         if requested.cv_folds >= 2:
             test_rows, predicted, run = self._cross_validated(requested, reporter)
         else:
@@ -188,13 +190,19 @@ class LandcoverTrainer:
         ids = self.class_ids_
         train_val, test = holdout_split(ids, self.groups_, requested.test_fraction, requested.seed,
                                         "TEST_FRACTION")
-        self.fit_rows(self.table_, np.sort(train_val))
+        train_val, test = np.sort(train_val).astype(np.int64), np.sort(test).astype(np.int64)
+        group_column = self.table_.group_column if requested.split == "group" else None
+        # Before any training: refuse a class that the training part lacks (check_split).
+        check_split(SplitIndices(train_val, train_val[:0], test, requested.split, group_column,
+                                 groups=self.groups_), ids, self.legend_)
+        self.fit_rows(self.table_, train_val)
         settings = self.settings_
-        group_column = self.table_.group_column if settings.split == "group" else None
         fraction = settings.validation_fraction if len(self.validation_rows_) else 0.0
-        split = SplitIndices(self.train_rows_, self.validation_rows_, np.sort(test).astype(np.int64),
-                             settings.split, group_column, settings.test_fraction, fraction)
-        split.warnings += part_warnings(ids, split)
+        split = SplitIndices(self.train_rows_, self.validation_rows_, test, settings.split, group_column,
+                             settings.test_fraction, fraction, groups=self.groups_)
+        if settings.split == "random":
+            split.warnings.append(RANDOM_SPLIT_WARNING)
+        check_split(split, ids, self.legend_)  # the final parts' warnings (classes missing from a part)
         reporter.log(f"{settings.split} split: {len(split.train)} training, {len(split.validation)} "
                      f"validation, {len(split.test)} test samples.")
         self.split_, self.cv_results_ = split, None
@@ -256,7 +264,8 @@ class LandcoverTrainer:
                          "epoch).")
         self.split_ = SplitIndices(every_row, every_row[:0], every_row, requested.split,
                                    self.table_.group_column if requested.split == "group" else None,
-                                   requested.test_fraction, 0.0, cv_folds=requested.cv_folds)
+                                   requested.test_fraction, 0.0, cv_folds=requested.cv_folds,
+                                   groups=self.groups_)
         if requested.split == "random":
             self.split_.warnings.append(RANDOM_SPLIT_WARNING)
         run = train_once(self.family_, self.provider_, ids, every_row, every_row[:0], self.settings_,

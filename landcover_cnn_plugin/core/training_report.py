@@ -164,18 +164,19 @@ def _class_table(legend: Mapping[str, Any], counts: Mapping[str, Mapping[str, in
     def cell(part: str, code: int) -> str:
         samples = (counts.get(part) or {}).get(str(code), 0)
         groups = (polygons.get(part) or {}).get(str(code))
-        extra = f" <span class=small>({groups})</span>" if groups is not None else ""
+        shown = groups is not None and unit == "polygons"
+        extra = f" <span class=small>({groups} pol.)</span>" if shown else ""
         return f"<td>{samples}{extra}</td>"
 
     rows = []
     for code, name, color in zip(legend.get("codes", []), legend.get("names", []), legend.get("colors", []),
                                  strict=False):
         swatch = f'<span class="swatch" style="background:{_e(color)}"></span>'
-        rows.append(f'<tr><td>{_e(code)}</td><td class="l">{swatch} {_e(name)}</td>'
+        rows.append(f'<tr><td>{_e(code)}</td><td class="l">{swatch} <span>{_e(name)}</span></td>'
                     + "".join(cell(p, int(code)) for p, _ in parts) + "</tr>")
     head = "".join(f"<th>{_e(label)}</th>" for _, label in parts)
     totals = "".join(f"<td>{sum(int(v) for v in (counts.get(p) or {}).values())}</td>" for p, _ in parts)
-    return (f"<p>Samples of each class (in brackets: {unit}).</p>"
+    return (f"<p>Samples of each class{' (in brackets: polygons)' if unit == 'polygons' else ''}.</p>"
             '<table><tr><th>Code</th><th class="l">Name</th>' + head + "</tr>" + "".join(rows)
             + f'<tr><th class="l" colspan="2">Total</th>{totals}</tr></table>')
 

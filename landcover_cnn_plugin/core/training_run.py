@@ -60,7 +60,7 @@ def train_once(family: ModelFamily, provider: InputProvider, class_ids: np.ndarr
     scaler = provider.fit_scaler(train_rows)
     balanced = balance_training_rows(
         class_ids[train_rows], settings.balance, settings.samples_per_class, settings.seed,
-        features=provider.inputs(train_rows, scaler) if settings.balance == "smote" else None)
+        features=provider.inputs(train_rows, scaler) if settings.balance == "smote" else None, legend=legend)
     if balanced.features is not None:
         x_train = balanced.features
     else:
@@ -68,9 +68,12 @@ def train_once(family: ModelFamily, provider: InputProvider, class_ids: np.ndarr
     values, numbers = np.unique(balanced.class_ids, return_counts=True)
     counts = {str(int(legend.codes[v])): int(n) for v, n in zip(values, numbers, strict=True)}
     if settings.balance != "none":
+        per_class = ", ".join(f"{legend.label_of(int(code))}: {n}" for code, n in counts.items())
+        weights = ", ".join(f"{legend.label_of(legend.codes[i])}: {w:.3g}"
+                            for i, w in (balanced.class_weight or {}).items())
         progress.reporter.log(f"{progress.label}balancing '{settings.balance}': {len(balanced.class_ids)} "
-                              f"training samples, per class {counts}"
-                              + (f", class weights {balanced.class_weight}" if balanced.class_weight else ""))
+                              f"training samples, per class {per_class}"
+                              + (f"; class weights {weights}" if weights else ""))
     data = TrainingData(x_train, balanced.class_ids, provider.inputs(validation_rows, scaler),
                         class_ids[validation_rows], balanced.class_weight, legend.n_classes)
     fitted = family.fit(data, settings, provider.patch_size, progress)

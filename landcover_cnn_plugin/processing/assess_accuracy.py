@@ -57,7 +57,7 @@ class AssessAccuracyAlgorithm(LandcoverAlgorithm):
         self.addParameter(QgsProcessingParameterField(
             self.FIELD, self.tr("Code field"), "code", self.REFERENCE,
             QgsProcessingParameterField.Numeric))
-        self.addParameter(QgsProcessingParameterFileDestination(
+        self.add_product_output(QgsProcessingParameterFileDestination(
             self.OUTPUT_MATRIX, self.tr("Confusion matrix"), "CSV files (*.csv)"))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_REPORT, self.tr("Accuracy report"), "HTML files (*.html)", optional=True))

@@ -7,12 +7,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from qgis.core import (
+    QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingContext,
+    QgsProcessingDestinationParameter,
     QgsProcessingException,
     QgsProcessingFeedback,
+    QgsProcessingOutputLayerDefinition,
     QgsProcessingOutputNumber,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterFileDestination,
+    QgsProperty,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
@@ -23,6 +28,9 @@ from ..core.worker_process import WorkerCanceled, WorkerError, WorkerProcess, re
 from ..resources import resource_path
 from .checks import number_range_problem
 from .provider_settings import python_setting
+
+#: Metadata key marking a product output (:meth:`LandcoverAlgorithm.add_product_output`).
+PRODUCT_KEY = "landcovercnn_product"
 
 GROUPS = {
     "datapreparation": "Data preparation",
@@ -122,16 +130,49 @@ class LandcoverAlgorithm(QgsProcessingAlgorithm):
         """The accuracy figures of a worker result, keyed by output name."""
         return {name: result.get(key) for name, (_, key) in self.ACCURACY_OUTPUTS.items()}
 
+    def add_product_output(self, definition: QgsProcessingDestinationParameter) -> None:
+        """Declare the output the algorithm exists for (the stack, the samples, the model, the map).
+
+        Processing sees it as optional, so that a model exposing it as a final output runs with its
+        inputs alone (qgis_process and the model dialog refuse a mandatory output without a value);
+        it is never skipped: given nothing, it goes to a temporary file (:meth:`output_paths`).
+        """
+        definition.setFlags(definition.flags() | QgsProcessingParameterDefinition.FlagOptional)
+        definition.setCreateByDefault(True)
+        definition.setMetadata({**definition.metadata(), PRODUCT_KEY: True})
+        self.addParameter(definition)
+
     def output_paths(self, parameters: dict[str, Any], context: QgsProcessingContext,
                      names: Sequence[str]) -> dict[str, str]:
-        """The paths of file, raster or vector destinations, '' for optional ones not asked for;
-        each folder is checked (``UserInputError`` naming the parameter)."""
+        """The paths of file, raster or vector destinations, each read once; folders checked.
+
+        What QGIS passes for an output is accepted as its own algorithms accept it: a path,
+        ``TEMPORARY_OUTPUT`` (a new file in the Processing temporary folder), or nothing (absent,
+        None, '', as a model passes a final output left empty). Nothing skips an optional output
+        ('' in the result) and sends a mandatory one or a product (:meth:`add_product_output`) to a
+        temporary file. Call it once per run: every call for ``TEMPORARY_OUTPUT`` makes another
+        temporary name. ``UserInputError`` names the parameter of a folder that is missing or not
+        writable.
+        """
         paths = {}
         for name in names:
-            if isinstance(self.parameterDefinition(name), QgsProcessingParameterFileDestination):
-                paths[name] = self.parameterAsFileOutput(parameters, name, context)
+            definition = self.parameterDefinition(name)
+            value = parameters.get(name)
+            if (isinstance(value, QgsProcessingOutputLayerDefinition)
+                    and value.sink.propertyType() == QgsProperty.StaticProperty
+                    and value.sink.staticValue() in (None, "")):
+                value = None
+            if value in (None, ""):
+                optional = bool(definition.flags() & QgsProcessingParameterDefinition.FlagOptional)
+                if optional and not definition.metadata().get(PRODUCT_KEY):
+                    paths[name] = ""
+                    continue
+                value = QgsProcessing.TEMPORARY_OUTPUT
+            given = {**parameters, name: value}
+            if isinstance(definition, QgsProcessingParameterFileDestination):
+                paths[name] = self.parameterAsFileOutput(given, name, context)
             else:
-                paths[name] = self.parameterAsOutputLayer(parameters, name, context)
+                paths[name] = self.parameterAsOutputLayer(given, name, context)
             if paths[name]:
                 check_output_folder(paths[name], name)
         return paths

@@ -23,6 +23,7 @@ from qgis.PyQt.QtCore import QVariant
 
 from ..core.atomic import check_output_folder
 from ..core.errors import UserInputError
+from .parameters import NAMES_FIELD, names_field
 from .qgis_io import RasterInput, raster_input
 
 INTEGER_TYPES = (QVariant.Int, QVariant.UInt, QVariant.LongLong, QVariant.ULongLong)
@@ -84,8 +85,9 @@ def _range_text(low: float, high: float, integer: bool) -> str:
 
 
 def integer_field_problem(source: QgsFeatureSource | None, field_name: str, parameter: str,
-                          layer_parameter: str) -> str | None:
-    """Message when ``field_name`` is missing from ``source`` or not an integer field, else None."""
+                          layer_parameter: str, text_allowed: bool = False) -> str | None:
+    """Message when ``field_name`` is missing from ``source`` or not an integer field (nor a text
+    field, when ``text_allowed``: class names as labels), else None."""
     if source is None:
         return None
     if not field_name:
@@ -96,6 +98,8 @@ def integer_field_problem(source: QgsFeatureSource | None, field_name: str, para
         return (f"{parameter}: {layer_parameter} has no field '{field_name}' (its fields: {names}). "
                 "Choose the integer class code field.")
     field = source.fields().at(index)
+    if text_allowed and field.type() == QVariant.String:
+        return None
     if field.type() not in INTEGER_TYPES:
         return (f"{parameter}: the field '{field_name}' is of type {field.typeName()}, not integer. "
                 + INTEGER_HINT)
@@ -130,25 +134,27 @@ def output_folder_problem(path: str, parameter: str) -> str | None:
 
 
 def check_polygons_and_grid(algorithm, parameters: dict[str, Any], context: QgsProcessingContext,
-                            polygons: str, field: str, name_field: str | None, raster: str | None,
+                            polygons: str, field: str, with_names: bool, raster: str | None,
                             output: str | None, kind: str = "polygon") -> str | None:
     """Shared checks of the data preparation algorithms: the first problem found, or None.
 
-    Checks the polygon layer (present, not empty, has a CRS), its integer class field and
-    optional name field, the raster's CRS, that the polygons' extent meets the raster's
-    (after reprojection) and that the output folder is writable.
+    Checks the polygon layer (present, not empty, has a CRS), its integer class field (points: an
+    integer or text field) and
+    (``with_names``) the class-name field NAMES_FIELD, the raster's CRS, that the polygons' extent
+    meets the raster's (after reprojection) and that the output folder is writable.
     """
     source = algorithm.parameterAsSource(parameters, polygons, context)
     if source is None:
         return f"{polygons}: choose a {kind} layer."
+    text_allowed = kind == "point"  # sampled points keep their labels; polygons are burnt by code
     if source.featureCount() == 0:
         return f"{polygons}: the {kind} layer has no features; choose a layer with training {kind}s."
     problem = (crs_problem(source.sourceCrs(), f"the {kind} layer", polygons)
                or integer_field_problem(source, algorithm.parameterAsString(parameters, field, context),
-                                        field, polygons))
-    if not problem and name_field:
-        problem = field_exists_problem(source, algorithm.parameterAsString(parameters, name_field, context),
-                                       name_field, polygons)
+                                        field, polygons, text_allowed))
+    if not problem and with_names:
+        problem = field_exists_problem(source, names_field(algorithm, parameters, context), NAMES_FIELD,
+                                       polygons)
     if not problem and raster and parameters.get(raster) not in (None, ""):
         layer = raster_input(algorithm, parameters, raster, context)
         if layer is None:

@@ -18,6 +18,7 @@ from qgis.core import (
 
 from ..core.errors import UserInputError
 from ..core.io.rasters import match_bands
+from ..core.legend import ClassLegend
 from ..core.model_file import read_model_metadata
 from ..core.styles import qml_path_for
 from .base import LandcoverAlgorithm
@@ -89,7 +90,7 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
             256, minValue=16, maxValue=65536)
         memory.setFlags(memory.flags() | memory.FlagAdvanced)
         self.addParameter(memory)
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map")))
+        self.add_product_output(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False))
         self.addParameter(QgsProcessingParameterRasterDestination(
@@ -123,7 +124,9 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
         if mask_layer is not None:
             args += ["--mask", export_mask(mask_layer, layer, context, feedback)]
         result = self.run_worker("classify", args, feedback, outputs=[*paths.values(), qml_path_for(output)])
-        feedback.pushInfo(f"Pixels per class (code: pixels): {result.get('class_pixels')}")
+        legend = ClassLegend.from_dict(metadata["legend"])
+        feedback.pushInfo("Pixels per class: " + ", ".join(
+            f"{legend.label_of(int(code))}: {n}" for code, n in (result.get("class_pixels") or {}).items()))
         if context.willLoadLayerOnCompletion(output):
             details = context.layerToLoadOnCompletionDetails(output)
             processor = ApplyClassStyle(result.get("style") or qml_path_for(output))

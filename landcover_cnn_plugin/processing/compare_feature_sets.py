@@ -35,7 +35,7 @@ class CompareFeatureSetsAlgorithm(TrainingParameters, LandcoverAlgorithm):
             self.FEATURE_SETS, self.tr("Feature sets (';' between sets, ',' between columns)")))
         self.addParameter(QgsProcessingParameterString(self.SET_NAMES, self.tr("Set names (';')"),
                                                        optional=True))
-        self.addParameter(QgsProcessingParameterFileDestination(
+        self.add_product_output(QgsProcessingParameterFileDestination(
             self.OUTPUT_TABLE, self.tr("Comparison table"), "CSV files (*.csv)"))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_REPORT, self.tr("Comparison report"), "HTML files (*.html)", optional=True))

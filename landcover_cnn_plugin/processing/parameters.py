@@ -11,23 +11,45 @@ from typing import Any
 from qgis.core import (
     QgsProcessing,
     QgsProcessingContext,
+    QgsProcessingParameterDefinition,
     QgsProcessingParameterDistance,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterNumber,
 )
 
+#: The class-name field, named as trainmodel names it (the column it becomes in the samples CSV).
+NAMES_FIELD = "NAMES_FIELD"
+#: Its name before 0.x: still read (a hidden parameter) so that saved models and scripts keep their names.
+OLD_NAMES_FIELD = "CLASS_NAME_FIELD"
 
-def add_polygon_parameters(algorithm, polygons: str, field: str, name_field: str | None = None) -> None:
-    """Declare the training polygons, their integer class code field and an optional name field."""
+
+def add_polygon_parameters(algorithm, polygons: str, field: str, with_names: bool = False) -> None:
+    """Declare the training polygons, their integer class code field and (``with_names``) the
+    optional class-name field (:func:`add_names_field`)."""
     algorithm.addParameter(QgsProcessingParameterFeatureSource(
         polygons, algorithm.tr("Training polygons"), [QgsProcessing.TypeVectorPolygon]))
     algorithm.addParameter(QgsProcessingParameterField(
         field, algorithm.tr("Class code field (integer)"), parentLayerParameterName=polygons,
         type=QgsProcessingParameterField.Numeric))
-    if name_field:
-        algorithm.addParameter(QgsProcessingParameterField(
-            name_field, algorithm.tr("Class name field"), parentLayerParameterName=polygons, optional=True))
+    if with_names:
+        add_names_field(algorithm, polygons)
+
+
+def add_names_field(algorithm, layer: str) -> None:
+    """Declare NAMES_FIELD, the optional class-name field of the layer parameter ``layer``, and its
+    old name CLASS_NAME_FIELD hidden (read by :func:`names_field` when NAMES_FIELD is empty)."""
+    for name, flags in ((NAMES_FIELD, 0), (OLD_NAMES_FIELD, QgsProcessingParameterDefinition.FlagHidden)):
+        parameter = QgsProcessingParameterField(name, algorithm.tr("Class name field"),
+                                                parentLayerParameterName=layer, optional=True)
+        parameter.setFlags(parameter.flags() | flags)
+        algorithm.addParameter(parameter)
+
+
+def names_field(algorithm, parameters: dict[str, Any], context: QgsProcessingContext) -> str | None:
+    """The class-name field given (NAMES_FIELD, else the old CLASS_NAME_FIELD), None when neither."""
+    return (algorithm.parameterAsString(parameters, NAMES_FIELD, context)
+            or algorithm.parameterAsString(parameters, OLD_NAMES_FIELD, context) or None)
 
 
 class PixelSelectionParameters:

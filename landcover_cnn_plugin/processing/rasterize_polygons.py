@@ -47,18 +47,19 @@ class RasterizePolygonsAlgorithm(LandcoverAlgorithm):
             self.REFERENCE, self.tr("Reference raster (grid)")))
         self.addParameter(QgsProcessingParameterBoolean(
             self.ALL_TOUCHED, self.tr("All touched pixels (instead of pixel centres)"), defaultValue=False))
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class code raster")))
+        self.add_product_output(QgsProcessingParameterRasterDestination(
+            self.OUTPUT, self.tr("Class code raster")))
         self.add_number_outputs({"LABELLED_PIXELS": "Labelled pixels",
                                  "POLYGONS_OUTSIDE": "Polygons outside the grid"})
 
     def check_parameters(self, parameters, context):
-        return check_polygons_and_grid(self, parameters, context, self.INPUT, self.FIELD, None,
+        return check_polygons_and_grid(self, parameters, context, self.INPUT, self.FIELD, False,
                                        self.REFERENCE, self.OUTPUT)
 
     def process(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, self.INPUT, context)
         reference = raster_input(self, parameters, self.REFERENCE, context)
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        output = self.output_paths(parameters, context, [self.OUTPUT])[self.OUTPUT]
         field = self.parameterAsString(parameters, self.FIELD, context)
         grid = raster_grid(reference.source(), self.REFERENCE)
         polygons = read_label_polygons(source, field, None, reference.crs(), context, feedback)

@@ -23,7 +23,7 @@ from ..core.progress import ScaledReporter
 from ..core.sampling import write_points_csv
 from .base import FeedbackReporter, LandcoverAlgorithm
 from .checks import check_polygons_and_grid, pixel_selection_problem
-from .parameters import PixelSelectionParameters, add_polygon_parameters
+from .parameters import PixelSelectionParameters, add_polygon_parameters, names_field
 from .qgis_io import raster_input, read_label_polygons, vector_driver
 
 
@@ -33,25 +33,25 @@ class RegularPointsAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
     GROUP_ID = "datapreparation"
     HELP = (
         "This algorithm places one point at the centre of every pixel that a training polygon "
-        "labels, the study's regular sampling grid, and gives each point the polygon's class code "
-        "and its feature id as 'polygon_id' (later splits keep the points of one polygon together).\n\n"
+        "labels, the study's regular sampling grid, and gives each point the polygon's class code, "
+        "its feature id as 'polygon_id' and, for a multi-part feature, the part as 'polygon_part' "
+        "(later splits keep the points of one polygon, one part, together).\n\n"
         "<b>Training polygons</b>, <b>Class code field</b> (integer), <b>Class name field</b> "
-        "(optional text such as 'fclass', copied to the points).\n"
+        "(NAMES_FIELD, optional text such as 'fclass', copied to the points).\n"
         "<b>Reference raster</b>: points at the pixel centres of this grid (normally the stack), "
         "in its CRS; pixels whose centre lies in a polygon. Or, without a reference raster, "
         "<b>Spacing</b> in map units of the polygons' CRS: a grid aligned to multiples of the spacing.\n"
         "<b>Inset</b>: distance in map units kept from polygon edges (the polygons are shrunk first) "
         "to avoid mixed edge pixels; 0 (default) keeps all.\n"
         "<b>Maximum points per polygon</b>: 0 (default) keeps all, otherwise a random subset of "
-        "that many per polygon, drawn with <b>Random seed</b> (default 1): the same seed gives the "
-        "same points.\n\n"
+        "that many per polygon (per part of a multi-part feature), drawn with <b>Random seed</b> "
+        "(default 1): the same seed gives the same points.\n\n"
         "Overlapping polygons: the smallest polygon wins a pixel (ties: the lower feature id), as "
         "in 'Rasterize training polygons' and 'Extract training samples'. Points are ordered by "
         "polygon_id, then row and column."
     )
     INPUT = "INPUT"
     FIELD = "FIELD"
-    CLASS_NAME_FIELD = "CLASS_NAME_FIELD"
     REFERENCE = "REFERENCE"
     SPACING = "SPACING"
     OUTPUT = "OUTPUT"
@@ -59,7 +59,7 @@ class RegularPointsAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
                       "POLYGONS_OUTSIDE": "Polygons outside the grid"}
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        add_polygon_parameters(self, self.INPUT, self.FIELD, self.CLASS_NAME_FIELD)
+        add_polygon_parameters(self, self.INPUT, self.FIELD, with_names=True)
         self.addParameter(QgsProcessingParameterRasterLayer(
             self.REFERENCE, self.tr("Reference raster (points at its pixel centres)"), optional=True))
         self.addParameter(QgsProcessingParameterDistance(
@@ -69,12 +69,12 @@ class RegularPointsAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
         output = QgsProcessingParameterVectorDestination(
             self.OUTPUT, self.tr("Regular points"), QgsProcessing.TypeVectorPoint)
         output.setSupportsNonFileBasedOutput(False)
-        self.addParameter(output)
+        self.add_product_output(output)
         self.add_number_outputs(self.NUMBER_OUTPUTS)
 
     def check_parameters(self, parameters, context):
         problem = check_polygons_and_grid(self, parameters, context, self.INPUT, self.FIELD,
-                                          self.CLASS_NAME_FIELD, self.REFERENCE, self.OUTPUT)
+                                          True, self.REFERENCE, self.OUTPUT)
         if problem:
             return problem
         has_reference = raster_input(self, parameters, self.REFERENCE, context) is not None
@@ -87,9 +87,9 @@ class RegularPointsAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
     def process(self, parameters, context, feedback):
         source = self.parameterAsSource(parameters, self.INPUT, context)
         reference = raster_input(self, parameters, self.REFERENCE, context)
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        output = self.output_paths(parameters, context, [self.OUTPUT])[self.OUTPUT]
         field = self.parameterAsString(parameters, self.FIELD, context)
-        name_field = self.parameterAsString(parameters, self.CLASS_NAME_FIELD, context) or None
+        name_field = names_field(self, parameters, context)
         inset, max_points, seed = self.pixel_selection(parameters, context)
         crs = reference.crs() if reference is not None else source.sourceCrs()
         polygons = read_label_polygons(source, field, name_field, crs, context, feedback)
@@ -105,7 +105,7 @@ class RegularPointsAlgorithm(PixelSelectionParameters, LandcoverAlgorithm):
         try:
             counts = write_points_csv(rasterizer, csv_path, field, name_field, max_points, seed,
                                       ScaledReporter(FeedbackReporter(feedback), 10, 70), feedback.isCanceled)
-            feedback.pushInfo(f"Writing {counts.written} points.")
+            feedback.pushInfo(f"Writing {counts.written} points; per class: {counts.class_summary()}.")
             with atomic_files(output) as tmp:
                 csv_points_to_vector(csv_path, tmp, crs.toWkt(), Path(output).stem, vector_driver(output),
                                      ScaledReporter(FeedbackReporter(feedback), 70, 100), feedback.isCanceled)

@@ -72,7 +72,7 @@ class StackRastersAlgorithm(LandcoverAlgorithm):
             self.RESAMPLING, self.tr("Resampling"), RESAMPLING_METHODS, defaultValue=0))
         self.addParameter(QgsProcessingParameterString(
             self.BAND_NAMES, self.tr("Band names (comma-separated)"), optional=True))
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Stack")))
+        self.add_product_output(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Stack")))
         self.addOutput(QgsProcessingOutputString("BAND_NAME_LIST", self.tr("Band names")))
         self.add_number_outputs({"BAND_COUNT": "Number of bands"})
 
@@ -123,7 +123,7 @@ class StackRastersAlgorithm(LandcoverAlgorithm):
 
     def process(self, parameters, context, feedback):
         layers = raster_inputs(self, parameters, self.INPUT, context)
-        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        output = self.output_paths(parameters, context, [self.OUTPUT])[self.OUTPUT]
         reference = raster_input(self, parameters, self.REFERENCE, context)
         method = RESAMPLING_METHODS[self.parameterAsEnum(parameters, self.RESAMPLING, context)]
         sources = [StackSource.open(layer.source(), self.INPUT) for layer in layers]

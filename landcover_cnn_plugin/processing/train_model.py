@@ -39,7 +39,7 @@ class TrainModelAlgorithm(TrainingParameters, LandcoverAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self.add_training_parameters()
-        self.addParameter(QgsProcessingParameterFileDestination(
+        self.add_product_output(QgsProcessingParameterFileDestination(
             self.OUTPUT_MODEL, self.tr("Model file"), "Land cover model (*.lcnn)"))
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT_REPORT, self.tr("Training report"), "HTML files (*.html)", optional=True))
@@ -55,10 +55,10 @@ class TrainModelAlgorithm(TrainingParameters, LandcoverAlgorithm):
         return None if ok else message
 
     def process(self, parameters, context, feedback):
-        model = self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context)
+        paths = self.output_paths(parameters, context, self.FILE_OUTPUTS)
+        model = paths[self.OUTPUT_MODEL]
         if not model.lower().endswith(".lcnn"):
             raise UserInputError(f"{model} must end in .lcnn.", self.OUTPUT_MODEL)
-        paths = self.output_paths(parameters, context, self.FILE_OUTPUTS)
         args = self.training_arguments(parameters, context, self.samples_csv(parameters, context, feedback))
         features = self.split_list(self.parameterAsString(parameters, self.FEATURES, context))
         args += self.option_arguments({"--features": ",".join(features), "--model": model,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 
 from qgis.core import (
@@ -16,22 +15,30 @@ from qgis.core import (
     QgsProcessingUtils,
 )
 
+from ..core.csv_format import detect_csv_format
 from ..core.errors import UserInputError
 from ..core.models import AUTO_MODEL, MODEL_CHOICES, family
-from ..core.samples import NAME_COLUMNS
 from ..core.settings import SettingSpec, training_options
 
 TRAINING_HELP = (
     "<b>Samples</b>: the samples CSV from 'Sample rasters to CSV' or 'Extract training samples' "
-    "(columns X, Y, one per band, the label, polygon_id, Latitude, Longitude), or a vector file "
-    "whose attribute table has those columns.\n"
+    "(columns X, Y, one per band, the label, polygon_id, polygon_part, Latitude, Longitude), or a "
+    "vector file whose attribute table has those columns. A CSV is read as it was saved: ',' ';' or "
+    "tab between the fields, decimal point or comma, UTF-8 with or without BOM, quoted fields (the "
+    "log says what was found).\n"
     "<b>Feature columns</b>: comma-separated band columns to use (default: every column that is "
-    "not X, Y, label, class name, polygon_id, Latitude, Longitude).\n"
-    "<b>Label column</b>: integer class codes (default 'code').\n"
+    "not X, Y, label, class name, polygon_id, polygon_part, Latitude, Longitude).\n"
+    "<b>Label column</b>: integer class codes (default 'code'), or class names as text (e.g. 'Roof'): "
+    "these get the codes 1, 2, ... in alphabetical order, or those of the legend CSV, and keep "
+    "their names in the report, the model file and the map's legend.\n"
     "<b>Group column</b>: samples sharing a value (a polygon) stay together in training or in test "
-    "(default 'polygon_id' when the file has it).\n"
+    "(default 'polygon_id' when the file has it; with a 'polygon_part' column each part of a "
+    "multi-part feature is a group of its own, and points sampled without polygons are each their "
+    "own group). A class whose polygons would all land in the test part is refused before training, "
+    "with what to do.\n"
     "<b>Class name column</b> / <b>Legend CSV</b> (code,name,color): names and colours of the "
-    "classes (default: the 'fclass' or 'name' column when present).\n"
+    "classes (default: the text column right after the label, as the data preparation algorithms "
+    "write it, or 'fclass', 'name' or 'class_name', when it holds one name per code).\n"
     "<b>Model</b>: Automatic (default) trains the candidates (pixel_mlp, a dense network of each "
     "pixel's bands; random_forest, a size-bounded random forest stored as ONNX; and patch_cnn, a 2-D CNN "
     "on the square patch around each pixel, when you give the stack raster) on polygon-grouped folds "
@@ -136,10 +143,9 @@ class TrainingParameters:
         feedback.pushInfo(f"Attributes of {path} exported to {target}")
         return target
 
-    @staticmethod
-    def csv_header(path: str) -> list[str]:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            return next(csv.reader(handle), [])
+    def csv_header(self, path: str) -> list[str]:
+        """The samples CSV's columns, in whatever dialect it was saved (``core.csv_format``)."""
+        return detect_csv_format(path, self.INPUT).columns
 
     def check_training_values(self, parameters, context) -> tuple[bool, str]:
         """Header checks without reading the whole file (label, group, features present)."""
@@ -196,9 +202,6 @@ class TrainingParameters:
             group = self.parameterAsString(parameters, name, context)
             ignored = self.parameterAsBool(parameters, self.NO_GROUPS, context) or group not in header
             return "" if ignored else group
-        if name == self.NAMES_FIELD:
-            names = self.parameterAsString(parameters, name, context)
-            return names or next((c for c in NAME_COLUMNS if c in header), None)
         if name in (self.RASTER, self.PATCH_SIZE):  # only where patches are cut
             raster = self.parameterAsRasterLayer(parameters, self.RASTER, context)
             model_type = self.model_type(parameters, context)

@@ -32,7 +32,7 @@ def test_step_by_step_chain_equals_one_step(qgis_process, tmp_path, reference_po
     assert chain.returncode == 0 and one_step.returncode == 0, chain.text + one_step.text
     assert (tmp_path / "chain.csv").read_bytes() == (tmp_path / "one.csv").read_bytes()
     header, rows = read_samples_csv(tmp_path / "one.csv")
-    assert header[-4:] == ["cid", "polygon_id", "Latitude", "Longitude"]
+    assert header[-5:] == ["cid", "polygon_id", "polygon_part", "Latitude", "Longitude"]
     assert len(rows) == int(chain.results["SAMPLES"]) == int(points.results["POINTS"])
     assert int(one_step.results["POLYGONS_OUTSIDE"]) == 1  # pid 18
     assert sorted(p.name for p in tmp_path.iterdir()) == ["chain.csv", "one.csv", "points.gpkg"]

@@ -10,10 +10,11 @@ from landcover_cnn_plugin.core.io.grid import Grid, lonlat_transform
 from landcover_cnn_plugin.core.samples import (
     GROUP_COLUMN,
     NON_FEATURE_COLUMNS,
-    SamplesCsvWriter,
+    PART_COLUMN,
     read_samples,
     samples_header,
 )
+from landcover_cnn_plugin.core.samples_writer import SamplesCsvWriter
 from lcnn_testing import OSM_CODES, STUDY_BANDS, reference_labels, reference_polygon_ids, reference_stack
 
 gdal.UseExceptions()
@@ -21,9 +22,10 @@ gdal.UseExceptions()
 
 def test_header_is_the_design_column_order():
     assert samples_header(["B03", "B04"], "code", "fclass") == \
-        ["X", "Y", "B03", "B04", "code", "fclass", "polygon_id", "Latitude", "Longitude"]
-    assert samples_header(["B03"], "ASLC") == ["X", "Y", "B03", "ASLC", "polygon_id", "Latitude", "Longitude"]
-    assert {"X", "Y", GROUP_COLUMN, "Latitude", "Longitude"} <= set(NON_FEATURE_COLUMNS)
+        ["X", "Y", "B03", "B04", "code", "fclass", "polygon_id", "polygon_part", "Latitude", "Longitude"]
+    assert samples_header(["B03"], "ASLC") == \
+        ["X", "Y", "B03", "ASLC", "polygon_id", "polygon_part", "Latitude", "Longitude"]
+    assert {"X", "Y", GROUP_COLUMN, PART_COLUMN, "Latitude", "Longitude"} <= set(NON_FEATURE_COLUMNS)
 
 
 def test_written_rows_read_back_exactly(tmp_path):

@@ -208,7 +208,8 @@ def _frame_with(change):
     (lambda f: f.drop(columns="code", inplace=True), "LABEL", "no label column 'code'"),
     (lambda f: f.__setitem__("code", np.where(f["code"].to_numpy() == 8200, 8200, 7201)), None, None),
     (lambda f: f.__setitem__("code", 7201), "LABEL", "at least 2 classes"),
-    (lambda f: f.__setitem__("code", np.r_[9001, f["code"].to_numpy()[1:]]), "LABEL", "9001 (1 sample)"),
+    (lambda f: f.__setitem__("code", np.r_[9001, f["code"].to_numpy()[1:]]), "LABEL",
+     "9001 (forest): 1 sample"),  # named by code and name (its fclass, the column after the label)
     (lambda f: f.__setitem__("B04", "x"), "FEATURES", "not numeric"),
 ])
 def test_sample_validation_messages(change, parameter, words):

@@ -71,12 +71,12 @@ def study(provider, tmp_path_factory, osm_polygons):
     out["labels"] = run("rasterizepolygons", {"INPUT": str(osm_polygons), "FIELD": "code", "REFERENCE": stack,
                                               "OUTPUT": str(folder / "labels.tif")})
     out["points"] = run("regularpoints", {"INPUT": str(osm_polygons), "FIELD": "code",
-                                          "CLASS_NAME_FIELD": "fclass", "REFERENCE": stack,
+                                          "NAMES_FIELD": "fclass", "REFERENCE": stack,
                                           "OUTPUT": str(folder / "points.gpkg")})
     out["samples"] = run("samplepoints", {"POINTS": out["points"]["OUTPUT"], "RASTER": stack, "LABEL": "code",
-                                          "CLASS_NAME_FIELD": "fclass", "OUTPUT": str(folder / "chain.csv")})
+                                          "NAMES_FIELD": "fclass", "OUTPUT": str(folder / "chain.csv")})
     out["extract"] = run("extractsamples", {"RASTER": stack, "POLYGONS": str(osm_polygons), "FIELD": "code",
-                                            "CLASS_NAME_FIELD": "fclass", "OUTPUT": str(folder / "one.csv")})
+                                            "NAMES_FIELD": "fclass", "OUTPUT": str(folder / "one.csv")})
     return out
 
 
@@ -186,13 +186,13 @@ def test_rasterize_reference_polygons_edge_cases(provider, tmp_path, reference_p
 # --- regularpoints, samplepoints, extractsamples ----------------------------------------------
 
 def read_points(path: str) -> dict[str, np.ndarray]:
-    """Point layer as columns x, y, code, polygon_id[, fclass] (via an OGR CSV export)."""
+    """Point layer as columns x, y, code, polygon_id, polygon_part[, fclass] (via an OGR CSV export)."""
     text = path + ".xy.csv"
     gdal.VectorTranslate(text, path, format="CSV", layerCreationOptions=["GEOMETRY=AS_XY"])
     header, rows = read_samples_csv(Path(text))
     columns = {name.lower(): [row[i] for row in rows] for i, name in enumerate(header)}
     out = {"x": np.array(columns["x"], dtype=float), "y": np.array(columns["y"], dtype=float)}
-    for name in ("code", "polygon_id"):
+    for name in ("code", "polygon_id", "polygon_part"):
         if name in columns:
             out[name] = np.array(columns[name], dtype=np.int64)
     if "fclass" in columns:
@@ -225,10 +225,17 @@ def test_chain_and_one_step_give_identical_rows(study):
     chain = Path(study["samples"]["OUTPUT"]).read_bytes()
     assert chain == Path(study["extract"]["OUTPUT"]).read_bytes()
     header, rows = read_samples_csv(Path(study["samples"]["OUTPUT"]))
-    assert header == ["X", "Y", *STUDY_BANDS, "code", "fclass", "polygon_id", "Latitude", "Longitude"]
+    assert header == ["X", "Y", *STUDY_BANDS, "code", "fclass", "polygon_id", "polygon_part", "Latitude",
+                      "Longitude"]
     assert study["samples"]["SAMPLES"] == study["extract"]["SAMPLES"] == len(rows)
     pids = np.array([int(r[header.index("polygon_id")]) for r in rows])
     assert (np.diff(pids) >= 0).all()  # ordered by polygon_id
+    # the 4 OSM features of two parts: the rows of their second parts say so (independent: OGR)
+    parts = {(int(r[header.index("polygon_id")]), int(r[header.index("polygon_part")])) for r in rows}
+    source = ogr.Open(str(SAMPLE_DIR / "osm_landuse_water.gpkg"))
+    two_parts = {f.GetFID() for f in source.GetLayer(0) if f.GetGeometryRef().GetGeometryCount() == 2}
+    assert len(two_parts) == 4 and {pid for pid, part in parts if part == 1} <= two_parts
+    assert {pid for pid, part in parts if part == 1}  # some of them have pixels in both parts
 
 
 def test_sampled_values_equal_raster(study):
@@ -251,8 +258,8 @@ def test_sampled_values_equal_raster(study):
         assert [int(v) for v in row[2:11]] == stack[:, r, c].tolist()
         assert int(row[11]) == codes[r, c]
         lat, lon, _ = to_wgs84.TransformPoint(x, y)
-        assert float(row[14]) == pytest.approx(lat, abs=1e-7)
-        assert float(row[15]) == pytest.approx(lon, abs=1e-7)
+        assert float(row[15]) == pytest.approx(lat, abs=1e-7)
+        assert float(row[16]) == pytest.approx(lon, abs=1e-7)
 
 
 def test_samplepoints_skips_points_outside_raster(provider, tmp_path, reference_polygons):
@@ -279,11 +286,11 @@ def test_samplepoints_reprojects_points(provider, tmp_path, study):
     gdal.VectorTranslate(str(wgs84), study["points"]["OUTPUT"], dstSRS="EPSG:4326", reproject=True,
                          where="polygon_id < 60")
     result = run("samplepoints", {"POINTS": str(wgs84), "RASTER": study["stack"]["OUTPUT"], "LABEL": "code",
-                                  "CLASS_NAME_FIELD": "fclass", "OUTPUT": str(tmp_path / "samples.csv")})
+                                  "NAMES_FIELD": "fclass", "OUTPUT": str(tmp_path / "samples.csv")})
     header, rows = read_samples_csv(Path(result["OUTPUT"]))
     expected_header, expected = read_samples_csv(Path(study["samples"]["OUTPUT"]))
     assert header == expected_header
-    assert rows == [row for row in expected if int(row[-3]) < 60]
+    assert rows == [row for row in expected if int(row[header.index("polygon_id")]) < 60]
 
 
 def read_points_xy(path: str) -> np.ndarray:
@@ -299,8 +306,8 @@ def test_extractsamples_with_reprojected_polygons(provider, tmp_path, osm_polygo
                                     "OUTPUT": str(tmp_path / "samples.csv")})
     _, rows = read_samples_csv(tmp_path / "samples.csv")
     _, reference_rows = read_samples_csv(Path(study["extract"]["OUTPUT"]))
-    keys = {(r[0], r[1], r[-3]) for r in rows}
-    expected = {(r[0], r[1], r[-3]) for r in reference_rows}
+    keys = {(r[0], r[1], r[-4]) for r in rows}  # X, Y, polygon_id
+    expected = {(r[0], r[1], r[-4]) for r in reference_rows}
     assert len(keys ^ expected) <= 1e-4 * len(expected)  # centres exactly on an edge may flip
     assert result["SAMPLES"] == len(rows)
 
@@ -312,8 +319,8 @@ def test_max_points_per_polygon_is_seeded_subset(provider, tmp_path, osm_polygon
     second = run("regularpoints", {**params, "OUTPUT": str(tmp_path / "b.gpkg")})
     a, b = read_points(first["OUTPUT"]), read_points(second["OUTPUT"])
     np.testing.assert_array_equal(a["x"], b["x"])
-    _, counts = np.unique(a["polygon_id"], return_counts=True)
-    assert counts.max() == 25
+    _, counts = np.unique(np.column_stack([a["polygon_id"], a["polygon_part"]]), axis=0, return_counts=True)
+    assert counts.max() == 25  # per polygon drawn: each part of a multi-part feature
     full = read_points(study["points"]["OUTPUT"])
     full_keys = set(zip(full["x"].tolist(), full["y"].tolist(), full["polygon_id"].tolist(), strict=True))
     assert set(zip(a["x"].tolist(), a["y"].tolist(), a["polygon_id"].tolist(), strict=True)) <= full_keys
@@ -323,6 +330,17 @@ def test_max_points_per_polygon_is_seeded_subset(provider, tmp_path, osm_polygon
     chain = run("samplepoints", {"POINTS": first["OUTPUT"], "RASTER": study["stack"]["OUTPUT"],
                                  "LABEL": "code", "OUTPUT": str(tmp_path / "chain.csv")})
     assert Path(one_step["OUTPUT"]).read_bytes() == Path(chain["OUTPUT"]).read_bytes()
+
+
+def test_names_field_keeps_its_old_name(provider, tmp_path, osm_polygons, study):
+    """Scripts and models saved before NAMES_FIELD pass CLASS_NAME_FIELD: same samples."""
+    params = {"RASTER": study["stack"]["OUTPUT"], "POLYGONS": str(osm_polygons), "FIELD": "code",
+              "MAX_POINTS_PER_POLYGON": 5}
+    new = run("extractsamples", {**params, "NAMES_FIELD": "fclass", "OUTPUT": str(tmp_path / "new.csv")})
+    old = run("extractsamples", {**params, "CLASS_NAME_FIELD": "fclass", "OUTPUT": str(tmp_path / "old.csv")})
+    assert Path(new["OUTPUT"]).read_bytes() == Path(old["OUTPUT"]).read_bytes()
+    header, _ = read_samples_csv(Path(old["OUTPUT"]))
+    assert header[header.index("code") + 1] == "fclass"
 
 
 def test_inset_keeps_distance_from_edges(provider, tmp_path, reference_polygons):

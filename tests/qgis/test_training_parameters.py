@@ -60,12 +60,12 @@ def test_worker_options_read_back_as_the_chosen_settings(algorithms):
     chosen = {"MODEL_TYPE": 1, "SPLIT": 1, "TEST_FRACTION": 0.3, "BALANCE": 2, "SAMPLES_PER_CLASS": 300,
               "EPOCHS": 5, "BATCH_SIZE": 32, "PATIENCE": 3, "SEED": 7, "DERIVED_FEATURES": 2,
               "NO_GROUPS": True, "RASTER": str(reference_stack())}
-    assert _worker_settings(algorithm, chosen) == TrainingSettings(
-        group=None, names_field="fclass", model_type="study_mlp", split="random", test_fraction=0.3,
+    assert _worker_settings(algorithm, chosen) == TrainingSettings(  # the names column: found by core
+        group=None, model_type="study_mlp", split="random", test_fraction=0.3,
         balance="to_n", samples_per_class=300, epochs=5, batch_size=32, patience=3, seed=7,
         derived_features="normalized_differences")  # a per-pixel model gets no raster
     automatic = _worker_settings(algorithm, {"RASTER": str(reference_stack()), "PATCH_SIZE": 5})
-    assert automatic == TrainingSettings(names_field="fclass", raster=str(reference_stack()), patch_size=5)
+    assert automatic == TrainingSettings(raster=str(reference_stack()), patch_size=5)
     assert automatic.resolved().model_type == "patch_cnn"
     for heavy in ("tensorflow", "keras", "sklearn", "pandas"):
         assert heavy not in sys.modules

@@ -4,6 +4,8 @@ Overlapping polygons: **the smallest polygon wins** (area in the grid's CRS), ti
 lower feature id, as everywhere in the plugin (docs/DESIGN.md). :class:`PolygonRasterizer`
 burns polygons largest first so that smaller ones overwrite, window by window, with only the
 polygons that meet the window: memory and time do not grow with the number of polygons.
+The pixels a multi-part feature wins are told apart by part (the polygons a user drew, which the
+splits keep together): its parts are burnt in its window with the same rule.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from .outputs import code_dtype, create_geotiff, write_block
 
 #: Working memory for one block of the class code raster, MiB.
 BLOCK_MEMORY_MB = 64.0
+#: Geometry types whose parts are separate polygons (groups).
+MULTI_TYPES = (ogr.wkbMultiPolygon, ogr.wkbGeometryCollection, ogr.wkbMultiSurface)
 
 
 @dataclass
@@ -60,7 +64,9 @@ class LabelPolygons:
 
 @dataclass
 class PolygonPixels:
-    """The pixels one polygon wins (``rows``, ``cols``: int64 arrays, row-major order)."""
+    """The pixels one polygon wins (``rows``, ``cols``: int64 arrays, row-major order) and the part
+    of the feature each lies in (``parts``: int64, 0-based in the geometry's order; 0 for a
+    single polygon)."""
 
     index: int
     fid: int
@@ -68,6 +74,21 @@ class PolygonPixels:
     name: str | None
     rows: np.ndarray
     cols: np.ndarray
+    parts: np.ndarray
+
+    @property
+    def n_parts(self) -> int:
+        """Parts of the feature that won pixels (the groups it gives)."""
+        return len(np.unique(self.parts))
+
+
+@dataclass
+class _Parts:
+    """The parts of a multi-part feature: geometries, OGR envelopes, burn order (largest first)."""
+
+    geometries: list
+    envelopes: np.ndarray
+    burn_order: np.ndarray
 
 
 class PolygonRasterizer:
@@ -98,13 +119,15 @@ class PolygonRasterizer:
             geometries = [g.Buffer(-inset) if g is not None else None for g in geometries]
         self.envelopes = np.full((n, 4), np.nan)  # OGR order: minx, maxx, miny, maxy
         self._geometries = geometries
+        self._original = ([ogr.CreateGeometryFromWkb(wkb) for wkb in polygons.wkbs] if inset > 0
+                          else geometries)
+        self._parts: dict[int, _Parts | None] = {}
         for index, geometry in enumerate(geometries):
             if geometry is not None and not geometry.IsEmpty():
                 self.envelopes[index] = geometry.GetEnvelope()
         # Burn order: largest first, and among equal areas the higher fid first, so that the
         # smallest polygon (then the lowest fid) is burnt last and wins.
-        self._burn_rank = np.empty(n, dtype=np.int64)
-        self._burn_rank[np.lexsort((-np.arange(n), -areas))] = np.arange(n)
+        self._burn_order = np.lexsort((-np.arange(n), -areas))
         self._srs = None
         if grid.crs_wkt:
             self._srs = osr.SpatialReference()
@@ -128,19 +151,24 @@ class PolygonRasterizer:
 
     def winners(self, col0: int, row0: int, ncols: int, nrows: int) -> np.ndarray:
         """Index + 1 (0: none) of the winning polygon for each pixel of a window, int32 (nrows, ncols)."""
+        return self._burn(self._geometries, self.envelopes, self._burn_order, col0, row0, ncols, nrows)
+
+    def _burn(self, geometries: list, envelopes: np.ndarray, order: np.ndarray, col0: int, row0: int,
+              ncols: int, nrows: int) -> np.ndarray:
+        """Position + 1 (0: none) in ``geometries`` of the last one burnt on each pixel of a window,
+        burnt in ``order``; int32 (nrows, ncols)."""
         target = gdal.GetDriverByName("MEM").Create("", ncols, nrows, 1, gdal.GDT_Int32)
         target.SetGeoTransform(self.grid.window_geotransform(col0, row0))
         xmin = self.grid.x0 + col0 * self.grid.pixel_width
         xmax = self.grid.x0 + (col0 + ncols) * self.grid.pixel_width
         ymin = self.grid.y0 - (row0 + nrows) * self.grid.pixel_height
         ymax = self.grid.y0 - row0 * self.grid.pixel_height
-        env = self.envelopes
-        # Only the polygons whose envelope meets the window, in burn order: a small layer per
+        env = envelopes[order]
+        # Only the geometries whose envelope meets the window, in burn order: a small layer per
         # window keeps the cost independent of the number of polygons (NaN envelopes never match).
-        candidates = np.flatnonzero((env[:, 0] <= xmax) & (env[:, 1] >= xmin)
-                                    & (env[:, 2] <= ymax) & (env[:, 3] >= ymin))
+        candidates = order[(env[:, 0] <= xmax) & (env[:, 1] >= xmin)
+                           & (env[:, 2] <= ymax) & (env[:, 3] >= ymin)]
         if len(candidates):
-            candidates = candidates[np.argsort(self._burn_rank[candidates])]
             source = ogr.GetDriverByName("Memory").CreateDataSource("window")
             layer = source.CreateLayer("polygons", self._srs, ogr.wkbUnknown)
             layer.CreateField(ogr.FieldDefn("burn", ogr.OFTInteger))
@@ -148,18 +176,51 @@ class PolygonRasterizer:
             for index in candidates.tolist():
                 feature = ogr.Feature(definition)
                 feature.SetField(0, index + 1)
-                feature.SetGeometry(self._geometries[index])
+                feature.SetGeometry(geometries[index])
                 layer.CreateFeature(feature)
             options = ["ATTRIBUTE=burn"] + (["ALL_TOUCHED=TRUE"] if self.all_touched else [])
             gdal.RasterizeLayer(target, [1], layer, options=options)
         return target.GetRasterBand(1).ReadAsArray()
 
+    def _parts_of(self, index: int) -> _Parts | None:
+        """The parts of feature ``index`` (before the inset), None for a single polygon (cached)."""
+        if index not in self._parts:
+            geometry = self._original[index]
+            parts = None
+            if (geometry is not None and ogr.GT_Flatten(geometry.GetGeometryType()) in MULTI_TYPES
+                    and geometry.GetGeometryCount() > 1):
+                count = geometry.GetGeometryCount()
+                geometries = [geometry.GetGeometryRef(i).Clone() for i in range(count)]
+                envelopes = np.array([g.GetEnvelope() for g in geometries], dtype=np.float64)
+                areas = np.array([g.GetArea() for g in geometries])
+                parts = _Parts(geometries, envelopes, np.lexsort((-np.arange(count), -areas)))
+            self._parts[index] = parts
+        return self._parts[index]
+
+    def _part_numbers(self, index: int, won: np.ndarray, col0: int, row0: int) -> np.ndarray:
+        """Part (0-based) of each pixel where ``won`` (a window's mask at ``col0``, ``row0``) is true.
+
+        Parts overlapping: the smallest wins. A won pixel no part holds by itself (rings of one
+        feature that cross each other) goes to the part burnt nearest in row-major order.
+        """
+        parts = self._parts_of(index)
+        if parts is None:
+            return np.zeros(int(won.sum()), dtype=np.int64)
+        burnt = self._burn(parts.geometries, parts.envelopes, parts.burn_order, col0, row0,
+                           won.shape[1], won.shape[0])[won].astype(np.int64) - 1
+        if (burnt < 0).any() and (burnt >= 0).any():
+            known = np.flatnonzero(burnt >= 0)
+            nearest = np.clip(np.searchsorted(known, np.flatnonzero(burnt < 0)), 0, len(known) - 1)
+            burnt[burnt < 0] = burnt[known[nearest]]
+        return np.maximum(burnt, 0)
+
     def code_lookup(self) -> np.ndarray:
         """Array mapping winner value (index + 1, 0 = none) to class code (0 = unlabelled)."""
         return np.concatenate([[0], self.polygons.codes]).astype(np.int64)
 
-    def polygon_pixels(self, index: int, max_pixels: int = 4_000_000) -> tuple[np.ndarray, np.ndarray]:
-        """Pixels won by polygon ``index``: rows, cols (int64), row-major.
+    def polygon_pixels(self, index: int, max_pixels: int = 4_000_000,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pixels won by polygon ``index``: rows, cols and the part each lies in (int64), row-major.
 
         The polygon's window is processed in row strips of at most ``max_pixels`` pixels
         so that a huge polygon does not need its whole window in memory at once.
@@ -167,42 +228,56 @@ class PolygonRasterizer:
         window = self.windows[index]
         if window is None:
             empty = np.empty(0, dtype=np.int64)
-            return empty, empty
+            return empty, empty, empty
         col0, row0, ncols, nrows = window
         strip = max(1, max_pixels // ncols)
-        rows_parts, cols_parts = [], []
+        rows, cols, parts = [], [], []
         for start in range(row0, row0 + nrows, strip):
             height = min(strip, row0 + nrows - start)
             won = self.winners(col0, start, ncols, height) == index + 1
             r, c = np.nonzero(won)
-            rows_parts.append(r.astype(np.int64) + start)
-            cols_parts.append(c.astype(np.int64) + col0)
-        return np.concatenate(rows_parts), np.concatenate(cols_parts)
+            rows.append(r.astype(np.int64) + start)
+            cols.append(c.astype(np.int64) + col0)
+            parts.append(self._part_numbers(index, won, col0, start))
+        return np.concatenate(rows), np.concatenate(cols), np.concatenate(parts)
 
     def iter_polygon_pixels(self, max_points_per_polygon: int = 0, seed: int = 1,
                             reporter: Reporter | None = None,
                             is_canceled: Callable[[], bool] | None = None) -> Iterator[PolygonPixels]:
         """Yield the pixels of every polygon, in feature id order (polygons without pixels skipped).
 
-        ``max_points_per_polygon`` > 0 keeps a random subset of that many pixels per polygon,
-        drawn with a generator seeded by ``(seed, fid)`` (independent of the other polygons),
-        still in row-major order.
+        ``max_points_per_polygon`` > 0 keeps a random subset of that many pixels per polygon (each
+        part of a multi-part feature: a polygon the user drew), drawn with a generator seeded by
+        ``(seed, fid)`` (``(seed, fid, part)`` for the parts of a multi-part feature), independent
+        of the other polygons, still in row-major order.
         """
         reporter = reporter or NullReporter()
         total = len(self.polygons)
         for index in range(total):
             raise_if_canceled(is_canceled)
-            rows, cols = self.polygon_pixels(index)
+            rows, cols, parts = self.polygon_pixels(index)
             fid = int(self.polygons.fids[index])
-            if 0 < max_points_per_polygon < len(rows):
-                rng = np.random.default_rng([seed, fid])
-                keep = np.sort(rng.choice(len(rows), size=max_points_per_polygon, replace=False))
-                rows, cols = rows[keep], cols[keep]
+            if max_points_per_polygon > 0:
+                keep = _subset_per_part(parts, max_points_per_polygon, seed, fid)
+                rows, cols, parts = rows[keep], cols[keep], parts[keep]
             if total:
                 reporter.progress(100.0 * (index + 1) / total)
             if len(rows):
                 name = self.polygons.names[index] if self.polygons.names is not None else None
-                yield PolygonPixels(index, fid, int(self.polygons.codes[index]), name, rows, cols)
+                yield PolygonPixels(index, fid, int(self.polygons.codes[index]), name, rows, cols, parts)
+
+
+def _subset_per_part(parts: np.ndarray, n: int, seed: int, fid: int) -> np.ndarray:
+    """Positions of at most ``n`` pixels of each part, drawn at random (sorted). One pass of
+    Python per part larger than ``n``, on that part's pixels only."""
+    order = np.argsort(parts, kind="stable")
+    distinct, starts, counts = np.unique(parts[order], return_index=True, return_counts=True)
+    keep = [order[start:start + count] for start, count in zip(starts, counts, strict=True) if count <= n]
+    for part, start, count in zip(distinct.tolist(), starts, counts, strict=True):
+        if count > n:
+            rng = np.random.default_rng([seed, fid] if len(distinct) == 1 else [seed, fid, part])
+            keep.append(order[start:start + count][rng.choice(count, size=n, replace=False)])
+    return np.sort(np.concatenate(keep)) if keep else np.empty(0, dtype=np.int64)
 
 
 def rasterize_codes(rasterizer: PolygonRasterizer, path: str, reporter: Reporter | None = None,

@@ -112,10 +112,26 @@ def count_points(path: str, layer_name: str | int | None) -> int:
     return _layer(source, layer_name).GetFeatureCount()
 
 
+def layer_fields(path: str, layer_name: str | int | None) -> list[str]:
+    """Attribute field names of a layer."""
+    source = ogr.Open(str(path))  # kept open while its layer is read (OGR frees the layer with it)
+    definition = _layer(source, layer_name).GetLayerDefn()
+    return [definition.GetFieldDefn(i).GetName() for i in range(definition.GetFieldCount())]
+
+
 def masked_integers(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(values int64, valid bool) of a possibly masked integer column."""
     mask = np.ma.getmaskarray(column)
     return np.asarray(np.ma.getdata(column)).astype(np.int64), ~mask
+
+
+def masked_labels(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, valid) of a class field: int64 codes of a numeric field, str class names of a text
+    field (empty or null: not valid)."""
+    if np.ma.getdata(column).dtype.kind in "iufb":
+        return masked_integers(column)
+    texts = np.char.strip(masked_texts(column))
+    return texts, texts != ""
 
 
 def masked_texts(column: np.ndarray) -> np.ndarray:

@@ -24,10 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     import numpy as np
-    import pandas as pd
 
+    from ..csv_format import detect_csv_format
     from ..errors import UserInputError
     from ..io.rasters import match_bands
+    from ..legend import class_label
     from ..metrics import compute_metrics, format_metrics
     from ..model_file import load_model_file
     from ..samples import read_samples
@@ -38,19 +39,20 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     model = load_model_file(args.model)
     reporter.progress(20)
     label = args.label or model.metadata.get("training", {}).get("label") or "code"
-    try:
-        columns = [str(c) for c in pd.read_csv(args.samples, nrows=0).columns]
-    except (OSError, ValueError) as exc:
-        raise UserInputError(f"cannot read {args.samples} as a CSV file: {exc}", "SAMPLES") from exc
+    columns = detect_csv_format(args.samples, "SAMPLES").columns
     match_bands(columns, model.feature_names, "SAMPLES", "the samples")
+    # class names as labels get the model's codes; names the model does not know are dropped
     table = read_samples(args.samples, label, model.feature_names, group=None, names_field=None,
-                         reporter=reporter, min_classes=1, min_per_class=1)
+                         reporter=reporter, min_classes=1, min_per_class=1, legend=model.legend,
+                         unknown_labels="drop")
     known = np.isin(table.codes, model.legend.codes)
     if not known.all():
-        unknown = sorted(set(table.codes[~known].tolist()))
+        unknown = ", ".join(class_label(code, table.class_names.get(code))
+                            for code in sorted(set(table.codes[~known].tolist())))
         reporter.log(f"Ignoring {int((~known).sum())} samples of classes the model does not know: {unknown}")
     if not known.any():
-        raise UserInputError(f"no sample belongs to a class of the model ({model.legend.codes}).", "SAMPLES")
+        classes = ", ".join(model.legend.label_of(code) for code in model.legend.codes)
+        raise UserInputError(f"no sample belongs to a class of the model ({classes}).", "SAMPLES")
     reporter.progress(40)
     xy = table.xy[known] if table.xy is not None else None
     probabilities = model.predict_at(table.features[known], xy, args.raster)
