@@ -183,17 +183,21 @@ def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int
     A shuffled ``StratifiedKFold`` over one entry per group (its class: that of its first row), so
     that each fold holds about ``1 / n_folds`` of every class's polygons. Stratifying pixels instead
     (``StratifiedGroupKFold``) lets one large polygon fill a class's share: on the Berlin scene a
-    fifth of the polygons then held 1 of 298 pavement polygons.
+    fifth of the polygons then held 1 of 298 pavement polygons. When no class has ``n_folds``
+    polygons, there is nothing to stratify: a shuffled ``KFold`` of the groups.
     """
     import warnings
 
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import KFold, StratifiedKFold
 
     units, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
-    splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    unit_labels = np.asarray(labels)[first]
+    most = np.unique(unit_labels, return_counts=True)[1].max()
+    kind = StratifiedKFold if most >= n_folds else KFold
+    splitter = kind(n_splits=n_folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # a class of fewer groups than folds: the trainer warns about it
         warnings.simplefilter("ignore", UserWarning)
-        unit_folds = list(splitter.split(np.zeros((len(units), 1)), np.asarray(labels)[first]))
+        unit_folds = list(splitter.split(np.zeros((len(units), 1)), unit_labels))
     inverse = inverse.reshape(-1)
     for _, held_units in unit_folds:
         held = np.isin(inverse, held_units)
