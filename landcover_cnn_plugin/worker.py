@@ -1,4 +1,4 @@
-"""Worker: runs core jobs (check, selftest, train, evaluate, compare, classify, assess) outside QGIS.
+"""Worker: runs core jobs (check, selftest, train, evaluate, compare, classify, assess, export) outside QGIS.
 
 Usage::
 
@@ -37,9 +37,9 @@ def job_modules() -> tuple[ModuleType, ...]:
     """The jobs, in --help order (a new job: its module in core/jobs/, listed here). Each module
     defines NAME, HELP, add_arguments(parser) and run(args, reporter) -> dict, and imports
     TensorFlow and the like inside run()."""
-    from .core.jobs import assess, check, classify, compare, evaluate, selftest, train
+    from .core.jobs import assess, check, classify, compare, evaluate, export, selftest, suggest, train
 
-    return check, selftest, train, evaluate, compare, classify, assess
+    return check, selftest, train, evaluate, compare, classify, assess, export, suggest
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict]:

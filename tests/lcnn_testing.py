@@ -100,6 +100,9 @@ class QgisProcessRunner:
 STUDY_GRID = {"xmin": 330000.0, "ymin": 5814360.0, "xmax": 345360.0, "ymax": 5822040.0,
               "pixel_size": 20.0, "width": 768, "height": 384, "epsg": 32633}
 OSM_CODES = [7201, 7203, 7205, 7208, 7217, 7218, 8200, 8221]
+#: Patch size of the patch families in the core tests' shared trainings (tests/core/conftest.py):
+#: small, for speed, with a halo of 2.
+FAMILY_PATCH_SIZE = 5
 CACHE_DIR = ROOT / "build" / "test-cache"
 #: The second real data set (../shared/data beside the project root; LANDCOVER_SHARED_DATA overrides).
 SHARED_DATA = Path(os.environ.get("LANDCOVER_SHARED_DATA", ROOT.parent / "shared" / "data"))
@@ -417,3 +420,28 @@ def small_model_file() -> Path:
             raise RuntimeError("training the small test model failed")
 
     return _cached("small_study_mlp_format1.lcnn", build)
+
+
+def rewrite_model_file(source: Path, target: Path, without_graph: bool = False, **metadata_changes: Any
+                       ) -> Path:
+    """A copy of the model file ``source`` with entries of its metadata replaced.
+
+    ``without_graph``: also drop its ONNX graph (``model.onnx``); with no ``metadata_changes`` it
+    then becomes a model file of format 2, as they were before the graph (no "onnx" entry).
+    """
+    import zipfile
+
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for item in old.infolist():
+            if without_graph and item.filename == "model.onnx":
+                continue
+            data = old.read(item.filename)
+            if item.filename == "metadata.json":
+                metadata = json.loads(data)
+                if without_graph and not metadata_changes:
+                    metadata.pop("onnx", None)
+                    metadata["format_version"] = 2
+                metadata.update(metadata_changes)
+                data = json.dumps(metadata).encode()
+            new.writestr(item, data)
+    return Path(target)

@@ -1,16 +1,21 @@
-"""The model file (``.lcnn``): a zip of ``metadata.json`` and the network. Never pickle.
+"""The model file (``.lcnn``): a zip of ``metadata.json``, the network and its prediction graph as
+ONNX. Never pickle.
 
 The network's member and format belong to the model family (``core.models``): ``model.keras``
 (Keras' native format, loaded with ``safe_mode=True``, so no Python code runs from the file) for
-the Keras families. :func:`read_model_metadata` needs only the standard library and NumPy (the
-QGIS process uses it to match raster bands to the model's features); :func:`load_model_file`
-gives a :class:`LoadedModel`, which predicts raw band values through its family. See
-docs/DESIGN.md for the metadata layout.
+the Keras families. Format 3 adds ``model.onnx``, the family's prediction graph as ONNX, which
+ONNX Runtime runs without TensorFlow (``core.engines``); it is checked against the network when
+the file is written. A family whose network is itself an ONNX graph (its member ends in
+``.onnx``, ``ModelFamily.network_is_onnx``) stores it once: that member is the graph.
+:func:`read_model_metadata` needs only the standard library and NumPy (the QGIS process uses it to
+match raster bands to the model's features); :func:`load_model_file` gives a ``LoadedModel``
+(``core.loaded_model``) on the engine asked for. See docs/DESIGN.md for the layout.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import tempfile
@@ -22,18 +27,30 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_output
-from .errors import UserInputError
-from .indices import DERIVED_FEATURES, NO_DERIVED, add_derived, n_inputs
+from .engines import (
+    ENGINE_TOLERANCE,
+    ONNXRUNTIME,
+    TENSORFLOW,
+    onnx_session,
+    onnxruntime_runner,
+    package_version,
+)
+from .errors import JobCanceled, UserInputError
+from .indices import DERIVED_FEATURES, NO_DERIVED, n_inputs
 from .legend import ClassLegend
+from .loaded_model import LoadedModel
 from .models import FAMILIES
-from .models.base import ModelFamily, PredictionGraph
+from .models.base import ONNX_INPUT, ONNX_MEMBER, ONNX_OPSET, ONNX_OUTPUT, ModelFamily
 from .scaling import ZScoreScaler
 
 FORMAT_NAME = "landcover-cnn-model"
-FORMAT_VERSION = 2  # 2: optional derived_features (1 still reads: none)
+#: 3: the prediction graph as ONNX (model.onnx, metadata "onnx"); 2: optional derived_features;
+#: 1: neither. All three read.
+FORMAT_VERSION = 3
 METADATA_MEMBER = "metadata.json"
 MODEL_EXTENSION = ".lcnn"
-PREDICT_BATCH = 16384  # pixels per forward pass (study_mlp: ~60 MiB of activations)
+#: Inputs on which a new ONNX graph is compared with the network (rows; patches for patch models).
+CHECK_ROWS, CHECK_PATCHES = 2048, 256
 
 
 WHAT_TO_DO = ("Choose a .lcnn file written by 'Train land cover model' (copied whole), or train the "
@@ -106,7 +123,38 @@ def validate_metadata(metadata: Any, path: str | os.PathLike = "the model file")
     if scaler.n_features != expected:
         raise _refuse(path, f"it names {len(names)} features (derived: {derived}, {expected} network "
                             f"inputs) but its scaler has {scaler.n_features}.")
+    if version >= 3:
+        problem = _onnx_entry_problem(metadata.get("onnx"), patch_size, FAMILIES[model_type].graph_member)
+        if problem:
+            raise _refuse(path, f"its ONNX entry {problem}.")
     return metadata
+
+
+def _onnx_entry_problem(entry: Any, patch_size: int, member: str) -> str | None:
+    """What is wrong with metadata["onnx"] of a format-3 file whose graph is ``member`` (None: nothing)."""
+    if not isinstance(entry, dict):
+        return "is missing or not an object"
+    if "error" in entry:
+        return None if isinstance(entry["error"], str) else "has an error that is not text"
+    if entry.get("member") != member or not isinstance(entry.get("per_pixel"), bool):
+        return f"does not name the member {member} and its layout"
+    halo = 0 if entry["per_pixel"] else patch_size // 2
+    if entry.get("halo") != halo:
+        return f"has the halo {entry.get('halo')!r}, not {halo}"
+    digest = entry.get("sha256")
+    if not isinstance(digest, str) or len(digest) != 64:
+        return "has no SHA-256 digest of the graph"
+    return None
+
+
+def onnx_graph_problem(metadata: dict[str, Any]) -> str | None:
+    """Why a model file (its validated metadata) has no ONNX graph to run, or None when it has one."""
+    if metadata["format_version"] < 3:
+        return (f"has format version {metadata['format_version']}, written before model files "
+                "carried an ONNX graph")
+    if "error" in metadata["onnx"]:
+        return f"has no ONNX graph (its export failed when the file was written: {metadata['onnx']['error']})"
+    return None
 
 
 def read_model_metadata(path: str | os.PathLike) -> dict[str, Any]:
@@ -146,177 +194,121 @@ def read_model_metadata(path: str | os.PathLike) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _refuse(path, f"its metadata.json is not valid JSON ({exc}).") from exc
     validate_metadata(metadata, path)
-    network_member = FAMILIES[metadata["model_type"]].network_member
-    if network_member not in members:
-        raise _refuse(path, f"it lacks {network_member}.")
+    family = FAMILIES[metadata["model_type"]]
+    needed = [family.network_member]
+    if onnx_graph_problem(metadata) is None:
+        needed.append(family.graph_member)
+    for member in needed:
+        if member not in members:
+            raise _refuse(path, f"it lacks {member}.")
     return metadata
 
 
 def save_model_file(path: str | os.PathLike, network: Any, metadata: dict[str, Any]) -> str:
-    """Write ``network`` (of the family ``metadata["model_type"]``) and ``metadata``, atomically.
+    """Write ``network`` (of the family ``metadata["model_type"]``), its prediction graph as ONNX and
+    ``metadata``, atomically.
 
-    ``format``, ``format_version``, ``versions`` and ``created`` are filled in when absent.
-    Returns the path written.
+    ``format``, ``format_version``, ``versions``, ``created`` and ``onnx`` are filled in. The ONNX
+    graph is written only when ONNX Runtime reproduces the network's probabilities within
+    ``1e-5`` (:func:`export_prediction_graph`); otherwise the file is written without it and
+    ``onnx`` says why (the network, the work of a training, is never lost). Returns the path.
     """
     import sklearn
 
     metadata = dict(metadata)
     metadata["format"] = FORMAT_NAME
     metadata["format_version"] = FORMAT_VERSION
+    metadata["onnx"] = {"error": "not exported yet"}
     validate_metadata(metadata, path)
     family = FAMILIES[metadata["model_type"]]
     metadata.setdefault("versions", {**family.library_versions(), "sklearn": sklearn.__version__,
                                      "numpy": np.__version__, "landcover_cnn": plugin_version()})
     metadata.setdefault("created", _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    text = json.dumps(metadata, indent=1, allow_nan=False)
     with tempfile.TemporaryDirectory(prefix="lcnn-save-") as folder:
         network_path = os.path.join(folder, family.network_member)
         family.save_network(network, network_path)
+        stored = Path(network_path).read_bytes() if family.network_is_onnx else None
+        graph, metadata["onnx"] = export_prediction_graph(family, network, metadata, stored)
+        validate_metadata(metadata, path)
+        text = json.dumps(metadata, indent=1, allow_nan=False)
         with atomic_output(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr(METADATA_MEMBER, text)
             archive.write(network_path, family.network_member)
+            if graph is not None and not family.network_is_onnx:
+                archive.writestr(ONNX_MEMBER, graph)
     return os.fspath(path)
 
 
-class LoadedModel:
-    """A trained network with its metadata, ready to predict raw band values.
+def _check_inputs(family: ModelFamily, n_network_inputs: int, patch_size: int) -> np.ndarray:
+    """Seeded inputs for the save-time check: standard normal (what z-scored inputs look like), an
+    eighth of them 0 (nodata), shaped as in training."""
+    shape = family.input_shape(n_network_inputs, patch_size)
+    rows = CHECK_ROWS if len(shape) == 1 else CHECK_PATCHES
+    inputs = np.random.default_rng(0).standard_normal((rows, *shape)).astype(np.float32)
+    inputs[: rows // 8] = 0.0
+    return inputs
 
-    What depends on the model type is asked of :attr:`family`; this class only applies the
-    metadata's rules (band order, derived inputs, scaling, legend) that every family shares.
 
-    Attributes
-    ----------
-    family : core.models.base.ModelFamily
-    network : object
-        The trained network as the family stores it (a ``keras.Model`` for Keras families).
-    metadata : dict
-    legend : ClassLegend
-    feature_names : list of str
-    model_type : str
-    patch_size : int
-        1 for per-pixel models.
-    derived_features : str
-        Channels the network gets beside the bands (``core.indices``), computed from the raw
-        band values before scaling.
-    n_inputs : int
-        Network input channels (bands + derived); the scaler has one entry per input.
-    halo : int
-        ``patch_size // 2``: extra pixels a block needs on each side.
-    scaler : ZScoreScaler
+def export_prediction_graph(family: ModelFamily, network: Any, metadata: dict[str, Any],
+                            stored: bytes | None = None) -> tuple[bytes | None, dict[str, Any]]:
+    """The family's prediction graph as ONNX and the metadata entry describing it.
+
+    ``stored``: the network's own file when it is an ONNX graph (``family.network_is_onnx``).
+
+    The graph runs in ONNX Runtime on :func:`_check_inputs` and must give the probabilities of
+    ``family.predict_inputs`` within :data:`~.engines.ENGINE_TOLERANCE` (patch graphs, fully
+    convolutional, turn each k x k patch into a 1 x 1 map). Any failure (a missing package, a
+    layer the converter does not know, a difference) gives ``(None, {"error": why})``.
     """
-
-    def __init__(self, family: ModelFamily, network: Any, metadata: dict[str, Any]) -> None:
-        self.family = family
-        self.network = network
-        self.metadata = metadata
-        self.legend = ClassLegend.from_dict(metadata["legend"])
-        self.feature_names: list[str] = list(metadata["feature_names"])
-        self.model_type: str = metadata["model_type"]
-        self.patch_size: int = int(metadata["patch_size"])
-        self.derived_features: str = metadata.get("derived_features", NO_DERIVED)
-        self.n_inputs: int = n_inputs(len(self.feature_names), self.derived_features)
-        self.halo: int = self.patch_size // 2
-        self.scaler = ZScoreScaler.from_dict(metadata["scaler"])
-        self._graph: PredictionGraph | None = None
-        self._runner = None
-
-    @property
-    def n_classes(self) -> int:
-        return self.legend.n_classes
-
-    @property
-    def prediction_graph(self) -> PredictionGraph:
-        """The family's prediction graph of the network (built on first use)."""
-        if self._graph is None:
-            self._graph = self.family.prediction_graph(self.network, self.patch_size)
-        return self._graph
-
-    def run_graph(self, inputs: np.ndarray) -> np.ndarray:
-        """The prediction graph on one batch of scaled inputs (its layout: :class:`PredictionGraph`)."""
-        if self._runner is None:
-            self._runner = self.family.graph_runner(self.prediction_graph)
-        return self._runner(inputs)
-
-    def network_inputs(self, values: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-        """Raw band values -> what the network takes: derived channels added, then z-scored.
-
-        ``values`` is channels-last ``(..., n_bands)`` (feature rows or patches); where ``valid``
-        (shape ``values.shape[:-1]``) is False the inputs are 0 (the training mean). The one rule
-        for every prediction path, as in training (``PixelInputs``, ``PatchInputs``).
-        """
-        return self.scaler.transform(add_derived(values, self.derived_features), valid)
-
-    def predict_proba(self, features: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
-        """Class probabilities of per-pixel feature vectors (per-pixel prediction graphs only).
-
-        Parameters
-        ----------
-        features : ndarray, shape (n, n_features)
-            Raw values in the units of the training data, columns in ``feature_names`` order;
-            NaN counts as nodata (filled with the training mean).
-        batch_size : int
-            Pixels per forward pass (memory: ``batch_size * n_features * 4`` bytes of input).
-
-        Returns
-        -------
-        ndarray, shape (n, n_classes), float32
-            Columns in legend (class id) order.
-        """
-        if not self.prediction_graph.per_pixel:
-            raise ValueError("a patch model predicts blocks (predict_block), not feature rows")
-        features = np.asarray(features, dtype=np.float32)
-        if features.ndim != 2 or features.shape[1] != len(self.feature_names):
-            raise ValueError(f"expected (n, {len(self.feature_names)}) features, got {features.shape}")
-        scaled = self.network_inputs(features)
-        out = np.empty((len(scaled), self.n_classes), dtype=np.float32)
-        for start in range(0, len(scaled), batch_size):
-            stop = min(len(scaled), start + batch_size)
-            out[start:stop] = self.run_graph(scaled[start:stop])
-        return out
-
-    def predict_codes(self, features: np.ndarray) -> np.ndarray:
-        """Most probable class code per row of ``features`` (n, n_features) -> (n,) int64."""
-        return self.legend.codes_from_ids(np.argmax(self.predict_proba(features), axis=1))
-
-    def predict_block(self, values: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        """Class probabilities of a raster block.
-
-        Parameters
-        ----------
-        values : ndarray, shape (bands, rows + 2*halo, cols + 2*halo), float32
-            Raw band values in ``feature_names`` order, the block plus its halo.
-        valid : ndarray of bool, shape (rows + 2*halo, cols + 2*halo)
-            False where any band is nodata.
-
-        Returns
-        -------
-        ndarray, shape (n_classes, rows, cols), float32
-            Probabilities of the interior pixels; 0 for every class where the pixel is invalid.
-        """
-        return self.family.predict_block(self, values, valid)
-
-    def predict_at(self, features: np.ndarray, xy: np.ndarray | None = None,
-                   raster: str | None = None) -> np.ndarray:
-        """Class probabilities float32 ``(n, n_classes)`` at sample points.
-
-        ``features`` (n, n_features) the points' raw band values, ``xy`` (n, 2) their map
-        coordinates in the CRS of ``raster``, the stack they lie on (patch models cut their
-        patches there; per-pixel models need the features only).
-        """
-        return self.family.predict_at(self, np.asarray(features, dtype=np.float32), xy, raster)
+    patch_size = int(metadata["patch_size"])
+    try:
+        graph = family.prediction_graph(network, patch_size)
+        data = stored if stored is not None else family.onnx_graph(graph)
+        inputs = _check_inputs(family, n_inputs(len(metadata["feature_names"]),
+                                                metadata.get("derived_features", NO_DERIVED)), patch_size)
+        session = onnx_session(data)
+        got = session.run([ONNX_OUTPUT], {session.get_inputs()[0].name: inputs})[0].reshape(len(inputs), -1)
+        difference = float(np.max(np.abs(got - family.predict_inputs(network, inputs))))
+        if not difference <= ENGINE_TOLERANCE:
+            raise ValueError(f"ONNX Runtime's probabilities differ from the network's by {difference:.2g}, "
+                             f"more than {ENGINE_TOLERANCE:g}")
+    except JobCanceled:
+        raise
+    except Exception as exc:  # the converters raise many types; the file is written without graph
+        return None, {"error": f"{type(exc).__name__}: {exc}"}
+    entry = {"member": family.graph_member, "opset": ONNX_OPSET, "input": ONNX_INPUT, "output": ONNX_OUTPUT,
+             "per_pixel": graph.per_pixel, "halo": graph.halo, "layout": "NHWC",
+             "takes": "network inputs: derived channels added, z-scored, 0 where nodata",
+             "sha256": hashlib.sha256(data).hexdigest(), "max_abs_difference": difference,
+             "checked_inputs": len(inputs),
+             "versions": {name: package_version(name) or "" for name in ("onnx", "onnxruntime", "tf2onnx")}}
+    return data, entry
 
 
-def load_model_file(path: str | os.PathLike) -> LoadedModel:
-    """Load a model file: metadata checks, then the network through its family.
+def load_model_file(path: str | os.PathLike, engine: str = TENSORFLOW) -> LoadedModel:
+    """Load a model file: metadata checks, then what ``engine`` runs.
+
+    Parameters
+    ----------
+    path : str or path
+    engine : {"tensorflow", "onnxruntime"}
+        ``tensorflow``: the network through its family (``LoadedModel.network`` set);
+        ``onnxruntime``: only the ONNX graph (``network`` None; TensorFlow is never imported).
+        "auto" is resolved before (``core.engines.choose_engine``).
 
     Raises
     ------
     UserInputError
-        (``MODEL``) as :func:`read_model_metadata`, or when the network cannot be loaded
-        or its input/output shapes disagree with the metadata.
+        (``MODEL``) as :func:`read_model_metadata`, or when the network or graph cannot be loaded
+        or its input/output shapes disagree with the metadata; (``ENGINE``) onnxruntime for a file
+        without a graph.
     """
     metadata = read_model_metadata(path)
     family = FAMILIES[metadata["model_type"]]
+    if engine == ONNXRUNTIME:
+        return _load_onnx_graph(path, family, metadata)
+    if engine != TENSORFLOW:
+        raise ValueError(f"engine must be {TENSORFLOW} or {ONNXRUNTIME}, not {engine!r}")
     with tempfile.TemporaryDirectory(prefix="lcnn-load-") as folder:
         try:
             with zipfile.ZipFile(path) as archive:
@@ -333,4 +325,44 @@ def load_model_file(path: str | os.PathLike) -> LoadedModel:
     if input_shape != expected_input or output_shape[-1:] != (loaded.n_classes,):
         raise _refuse(path, f"its network takes {input_shape} and returns {output_shape}, but the "
                             f"metadata describes {expected_input} -> {loaded.n_classes} classes.")
+    return loaded
+
+
+def read_onnx_graph(path: str | os.PathLike, metadata: dict[str, Any]) -> bytes:
+    """The ONNX graph of a format-3 model file, checked against its SHA-256 digest (no TensorFlow).
+
+    Raises
+    ------
+    UserInputError
+        (``ENGINE``) the file has no graph; (``MODEL``) the graph is damaged.
+    """
+    problem = onnx_graph_problem(metadata)
+    if problem:
+        raise UserInputError(f"{path} {problem}: run it with ENGINE tensorflow, or train the model again "
+                             "with this version of the plugin.", "ENGINE")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = archive.read(metadata["onnx"]["member"])
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError) as exc:
+        raise _refuse(path, f"its ONNX graph cannot be read ({exc}).") from exc
+    if hashlib.sha256(data).hexdigest() != metadata["onnx"]["sha256"]:
+        raise _refuse(path, f"its ONNX graph {metadata['onnx']['member']} does not match the digest in its "
+                            "metadata (damaged or replaced).")
+    return data
+
+
+def _load_onnx_graph(path: str | os.PathLike, family: ModelFamily, metadata: dict[str, Any]) -> LoadedModel:
+    """A ``LoadedModel`` on ONNX Runtime: the graph of the file, no network."""
+    data = read_onnx_graph(path, metadata)
+    try:
+        session = onnx_session(data)
+    except Exception as exc:  # onnxruntime raises its own types for a graph it cannot load
+        raise _refuse(path, f"its ONNX graph cannot be loaded ({type(exc).__name__}: {exc}).") from exc
+    entry = metadata["onnx"]
+    runner = onnxruntime_runner(session, entry["per_pixel"], entry["halo"])
+    loaded = LoadedModel(family, None, metadata, runner)
+    input_shape, output_shape = session.get_inputs()[0].shape, session.get_outputs()[0].shape
+    if input_shape[-1] != loaded.n_inputs or output_shape[-1] != loaded.n_classes:
+        raise _refuse(path, f"its ONNX graph takes {input_shape} and returns {output_shape}, but the "
+                            f"metadata describes {loaded.n_inputs} inputs -> {loaded.n_classes} classes.")
     return loaded

@@ -1,7 +1,7 @@
 """Self-contained HTML reports (pictures embedded as base64 PNG) that a forester can read.
 
 * :func:`write_accuracy_report` - a finished map against reference data (assessaccuracy).
-* the building blocks every report shares (page, tables, confusion matrix); the training and
+* the building blocks every report shares (tables, confusion matrix); the training and
   feature-set comparison reports are in ``core.training_report``.
 
 matplotlib (Agg backend) draws the pictures; it is imported inside the functions, so this
@@ -10,32 +10,11 @@ module can be imported without it. No qgis import.
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .atomic import atomic_output
-
-CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;margin:2em auto;
-max-width:62em;color:#222;line-height:1.45;padding:0 1em}
-h1{font-size:1.6em;border-bottom:2px solid #2e7d32;padding-bottom:.2em}
-h2{font-size:1.25em;margin-top:1.6em;color:#2e7d32}
-table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
-th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th{background:#f1f5f1} td.l,th.l{text-align:left}
-.swatch{display:inline-block;width:1.1em;height:1.1em;border:1px solid #555;vertical-align:middle}
-.big{font-size:1.15em} .note{background:#fff8e1;border-left:4px solid #f9a825;padding:.5em .8em}
-.ok{background:#e8f5e9;border-left:4px solid #2e7d32;padding:.5em .8em}
-img{max-width:100%} td.diag{background:#e8f5e9;font-weight:bold} .small{color:#666;font-size:.85em}
-"""
-
-
-def _e(value: Any) -> str:
-    return html.escape(str(value))
+from .html_page import escape, figure_png, key_value_table, page, pyplot, write_page
 
 
 def _pct(value: Any) -> str:
@@ -46,26 +25,6 @@ def _num(value: Any, digits: int = 3) -> str:
     return "n/a" if value is None else f"{float(value):.{digits}f}"
 
 
-def _figure_png(fig) -> str:
-    """A matplotlib figure as an ``<img>`` tag with the PNG embedded (base64)."""
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return f'<img alt="figure" src="data:image/png;base64,{data}">'
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def confusion_heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str],
                       title: str = "Confusion matrix") -> str:
     """Heat-map of a confusion matrix (rows reference, columns predicted) as an ``<img>`` tag.
@@ -74,7 +33,7 @@ def confusion_heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str],
     """
     import numpy as np
 
-    plt = _pyplot()
+    plt = pyplot()
     counts = np.asarray(matrix, dtype=float)
     row_sums = counts.sum(axis=1, keepdims=True)
     shares = np.divide(counts, row_sums, out=np.zeros_like(counts), where=row_sums > 0)
@@ -92,7 +51,9 @@ def confusion_heatmap(matrix: Sequence[Sequence[float]], labels: Sequence[str],
             ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", fontsize=8,
                     color="white" if shares[i, j] > 0.55 else "black")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the reference class")
-    return _figure_png(fig)
+    return figure_png(fig)
+
+
 
 
 def _metrics_summary(metrics: Mapping[str, Any], what: str = "test") -> str:
@@ -102,7 +63,7 @@ def _metrics_summary(metrics: Mapping[str, Any], what: str = "test") -> str:
         f'<tr><th class="l">Cohen\'s kappa</th><td>{_num(metrics.get("kappa"))}</td></tr>'
         f'<tr><th class="l">Macro F1 (mean over classes)</th><td>{_num(metrics.get("macro_f1"))}</td></tr>'
         f'<tr><th class="l">{what.capitalize()} pixels</th>'
-        f'<td>{_e(metrics.get("n_samples", "n/a"))}</td></tr>'
+        f'<td>{escape(metrics.get("n_samples", "n/a"))}</td></tr>'
         "</table>"
         f'<p class="small">Overall accuracy: share of {what} pixels classified correctly. Kappa: '
         "agreement beyond chance (0 = chance, 1 = perfect). Macro F1: the mean of the per-class "
@@ -114,11 +75,11 @@ def _per_class_table(metrics: Mapping[str, Any], colors: Mapping[int, str],
     rows = []
     for entry in metrics.get("per_class", []):
         code = int(entry["code"])
-        swatch = f'<span class="swatch" style="background:{_e(colors.get(code, "#ffffff"))}"></span>'
+        swatch = f'<span class="swatch" style="background:{escape(colors.get(code, "#ffffff"))}"></span>'
         rows.append(
-            f'<tr><td>{code}</td><td class="l">{swatch} {_e(entry.get("name", ""))}</td>'
+            f'<tr><td>{code}</td><td class="l">{swatch} {escape(entry.get("name", ""))}</td>'
             f'<td>{_num(entry.get("precision"))}</td><td>{_num(entry.get("recall"))}</td>'
-            f'<td>{_num(entry.get("f1"))}</td><td>{_e(entry.get("support", ""))}</td></tr>')
+            f'<td>{_num(entry.get("f1"))}</td><td>{escape(entry.get("support", ""))}</td></tr>')
     if user_producer:
         head = ("<th>User's accuracy<br><span class=small>(precision)</span></th>"
                 "<th>Producer's accuracy<br><span class=small>(recall)</span></th>")
@@ -136,13 +97,13 @@ def _confusion_table(confusion: Mapping[str, Any]) -> str:
     codes = list(confusion.get("codes", []))
     names = list(confusion.get("names", [str(c) for c in codes]))
     matrix = confusion.get("matrix", [])
-    head = "".join(f"<th>{_e(n)}<br><span class=small>{_e(c)}</span></th>"
+    head = "".join(f"<th>{escape(n)}<br><span class=small>{escape(c)}</span></th>"
                    for c, n in zip(codes, names, strict=True))
     body = []
     for i, (code, name) in enumerate(zip(codes, names, strict=True)):
         cells = "".join(f'<td{" class=diag" if i == j else ""}>{int(v)}</td>'
                         for j, v in enumerate(matrix[i]))
-        body.append(f'<tr><th class="l">{_e(name)} <span class=small>{_e(code)}</span></th>{cells}'
+        body.append(f'<tr><th class="l">{escape(name)} <span class=small>{escape(code)}</span></th>{cells}'
                     f"<td>{int(sum(matrix[i]))}</td></tr>")
     totals = "".join(f"<td>{int(sum(row[j] for row in matrix))}</td>" for j in range(len(codes)))
     return ('<table><tr><th class="l">Reference \\ predicted</th>' + head + "<th>Total</th></tr>" +
@@ -160,22 +121,10 @@ def _confusion_section(metrics: Mapping[str, Any]) -> str:
             confusion_heatmap(confusion["matrix"], labels))
 
 
-def _page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
-            f"<style>{CSS}</style></head><body><h1>{_e(title)}</h1>{body}"
-            '<p class="small">Written by the landcover-cnn QGIS plugin.</p></body></html>\n')
 
 
-def _write(path: str | os.PathLike, text: str) -> str:
-    with atomic_output(path) as tmp, open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    return os.fspath(path)
 
 
-def _key_value_table(items: Mapping[str, Any]) -> str:
-    rows = "".join(f'<tr><th class="l">{_e(k)}</th><td class="l">{_e(v)}</td></tr>'
-                   for k, v in items.items() if v not in (None, "", [], {}))
-    return f"<table>{rows}</table>"
 
 
 def write_accuracy_report(html_path: str | os.PathLike, metrics: Mapping[str, Any],
@@ -192,7 +141,7 @@ def write_accuracy_report(html_path: str | os.PathLike, metrics: Mapping[str, An
     info = dict(info or {})
     colors = {int(c): col for c, col in (info.pop("colors", None) or {}).items()}
     body = [
-        "<h2>Data</h2>", _key_value_table(info),
+        "<h2>Data</h2>", key_value_table(info),
         "<h2>Result</h2>", _metrics_summary(metrics, "reference"),
         "<h2>Accuracy per class</h2>", _per_class_table(metrics, colors, user_producer=True),
         _confusion_section(metrics),
@@ -200,4 +149,5 @@ def write_accuracy_report(html_path: str | os.PathLike, metrics: Mapping[str, An
         "reference polygons were also used for training, these figures overstate the map's "
         "accuracy. Use reference data the model has not seen.</p>",
     ]
-    return _write(html_path, _page("Land cover map: accuracy assessment", "".join(body)))
+    return write_page(html_path, page("Land cover map: accuracy assessment", "".join(body)))
+

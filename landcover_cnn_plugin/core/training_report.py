@@ -16,21 +16,16 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .html_page import escape as _e
+from .html_page import figure_png as _figure_png
+from .html_page import key_value_table as _key_value_table
+from .html_page import page as _page
+from .html_page import pyplot as _pyplot
+from .html_page import write_page as _write
 from .legend import ClassLegend
 from .models import FAMILIES
 from .polygon_support import MIN_F1_POLYGONS, thin_test_classes
-from .report import (
-    _confusion_section,
-    _e,
-    _figure_png,
-    _key_value_table,
-    _num,
-    _page,
-    _pct,
-    _per_class_table,
-    _pyplot,
-    _write,
-)
+from .report import _confusion_section, _num, _pct, _per_class_table
 from .splits import RANDOM_SPLIT_WARNING
 
 FIGURE_LABELS = (("overall_accuracy", "Overall accuracy"), ("kappa", "Cohen's kappa"),

@@ -13,8 +13,11 @@ class CheckEnvironmentAlgorithm(LandcoverAlgorithm):
     GROUP_ID = "training"
     HELP = (
         "This algorithm starts the worker process that trains and applies models and reports "
-        "which Python interpreter it uses, with the versions of Python, TensorFlow, Keras, "
-        "scikit-learn and NumPy, and the devices TensorFlow sees (CPU, GPU).\n\n"
+        "which Python interpreter it uses, the prediction engines it has (TensorFlow with Keras "
+        "trains and classifies; ONNX Runtime classifies, and is enough on a machine that only "
+        "applies models), which one 'Classify image' takes when its engine is 'auto', the versions "
+        "of Python, TensorFlow, Keras, ONNX Runtime, scikit-learn and NumPy, and the devices (CPU, "
+        "GPU).\n\n"
         "TensorFlow never runs inside QGIS itself. The interpreter is taken from Processing > "
         "Options > Providers > Land cover CNN > 'Python interpreter with TensorFlow', else from "
         "the environment variable LANDCOVER_CNN_PYTHON, else from the .venv made by 'make setup', "
@@ -23,7 +26,10 @@ class CheckEnvironmentAlgorithm(LandcoverAlgorithm):
     OUTPUTS = {
         "PYTHON_EXECUTABLE": "Python interpreter",
         "PYTHON_VERSION": "Python version",
+        "ENGINES": "Prediction engines",
+        "AUTO_ENGINE": "Engine 'auto' takes",
         "TENSORFLOW_VERSION": "TensorFlow version",
+        "ONNXRUNTIME_VERSION": "ONNX Runtime version",
         "KERAS_VERSION": "Keras version",
         "SKLEARN_VERSION": "scikit-learn version",
         "NUMPY_VERSION": "NumPy version",

@@ -8,6 +8,7 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingLayerPostProcessorInterface,
+    QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterMapLayer,
     QgsProcessingParameterNumber,
@@ -16,10 +17,11 @@ from qgis.core import (
     QgsRasterLayer,
 )
 
+from ..core.engines import ENGINES, ONNXRUNTIME
 from ..core.errors import UserInputError
 from ..core.io.rasters import match_bands
 from ..core.legend import ClassLegend
-from ..core.model_file import read_model_metadata
+from ..core.model_file import onnx_graph_problem, read_model_metadata
 from ..core.styles import qml_path_for
 from .base import LandcoverAlgorithm
 from .qgis_io import export_mask, raster_band_names
@@ -57,7 +59,13 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
         "<b>Mask</b> (optional): a raster (pixels with a value other than 0 are classified) or a "
         "polygon layer (pixels whose centre lies inside are classified).\n"
         "<b>Memory per block (MB)</b>: the raster is read, classified and written block by block; "
-        "this sets the block size (default 256 MB). Memory use does not grow with raster size.\n\n"
+        "this sets the block size (default 256 MB). Memory use does not grow with raster size.\n"
+        "<b>Engine</b>: what runs the network. <i>ONNX Runtime</i> runs the ONNX graph that model "
+        "files of this plugin version carry; it needs only the onnxruntime package (no TensorFlow), "
+        "and was the faster engine in the plugin's benchmark. <i>TensorFlow</i> runs the Keras "
+        "network (any model file). <i>auto</i> (default) takes ONNX Runtime when the worker's Python "
+        "has it and the model file carries its graph, else TensorFlow. Both give the same classes "
+        "(probabilities within 0.00001). Reading, predicting and writing overlap.\n\n"
         "<b>Class map</b>: GeoTIFF holding the model's class codes (e.g. OSM 7201, ASLC 51), the "
         "smallest unsigned integer type that fits, 0 = nodata, tiled and DEFLATE-compressed, with "
         "a colour table and the class names inside; a .qml style with the same name is written "
@@ -66,13 +74,17 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
         "<b>Probabilities</b> (optional): float32, one band per class (band names = class names), "
         "-1 = nodata.\n"
         "Pixels that are nodata in any used band, or outside the mask, are nodata in every output.\n\n"
-        "The model runs in the worker process (the Python interpreter with TensorFlow, see 'Check "
-        "TensorFlow environment'). Cancel stops it and leaves no output file."
+        "The model runs in the worker process (the Python interpreter chosen in the provider's "
+        "settings, see 'Check TensorFlow environment', which lists its engines). Cancel stops it "
+        "and leaves no output file."
     )
     INPUT = "INPUT"
     MODEL = "MODEL"
     MASK = "MASK"
     MEMORY_MB = "MEMORY_MB"
+    ENGINE = "ENGINE"
+    ENGINE_LABELS = {"auto": "auto (fastest installed)", "tensorflow": "TensorFlow",
+                     "onnxruntime": "ONNX Runtime"}
     OUTPUT = "OUTPUT"
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
     OUTPUT_PROBABILITIES = "OUTPUT_PROBABILITIES"
@@ -90,6 +102,11 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
             256, minValue=16, maxValue=65536)
         memory.setFlags(memory.flags() | memory.FlagAdvanced)
         self.addParameter(memory)
+        engine = QgsProcessingParameterEnum(
+            self.ENGINE, self.tr("Engine"), options=[self.ENGINE_LABELS[name] for name in ENGINES],
+            defaultValue=0)
+        engine.setFlags(engine.flags() | engine.FlagAdvanced)
+        self.addParameter(engine)
         self.add_product_output(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Class map")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False))
@@ -102,7 +119,17 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
         metadata = read_model_metadata(self.parameterAsFile(parameters, self.MODEL, context))
         if layer is not None:
             match_bands(raster_band_names(layer), metadata["feature_names"], self.INPUT)
-        return
+        return self.engine_problem(parameters, context, metadata)
+
+    def engine_problem(self, parameters, context, metadata) -> str | None:
+        """ONNX Runtime asked for a model file without its ONNX graph (the worker checks the rest)."""
+        engine = ENGINES[self.parameterAsEnum(parameters, self.ENGINE, context)]
+        problem = onnx_graph_problem(metadata)
+        if engine == ONNXRUNTIME and problem:
+            return (f"{self.ENGINE}: ONNX Runtime runs the ONNX graph that model files of format 3 "
+                    f"carry, but the model file {problem}. Choose the engine TensorFlow (or auto), or "
+                    "train the model again with this version of the plugin.")
+        return None
 
     def process(self, parameters, context, feedback):
         layer = self.parameterAsRasterLayer(parameters, self.INPUT, context)
@@ -118,14 +145,15 @@ class ClassifyImageAlgorithm(LandcoverAlgorithm):
         output = paths[self.OUTPUT]
         mask_layer = self.parameterAsLayer(parameters, self.MASK, context)
         args = ["--raster", layer.source(), "--model", model_path, "--output", output,
-                "--memory-mb", str(self.parameterAsInt(parameters, self.MEMORY_MB, context))]
+                "--memory-mb", str(self.parameterAsInt(parameters, self.MEMORY_MB, context)),
+                "--engine", ENGINES[self.parameterAsEnum(parameters, self.ENGINE, context)]]
         args += self.option_arguments({"--confidence": paths[self.OUTPUT_CONFIDENCE],
                                        "--probabilities": paths[self.OUTPUT_PROBABILITIES]})
         if mask_layer is not None:
             args += ["--mask", export_mask(mask_layer, layer, context, feedback)]
         result = self.run_worker("classify", args, feedback, outputs=[*paths.values(), qml_path_for(output)])
         legend = ClassLegend.from_dict(metadata["legend"])
-        feedback.pushInfo("Pixels per class: " + ", ".join(
+        feedback.pushInfo(f"Engine: {result.get('engine')}. Pixels per class: " + ", ".join(
             f"{legend.label_of(int(code))}: {n}" for code, n in (result.get("class_pixels") or {}).items()))
         if context.willLoadLayerOnCompletion(output):
             details = context.layerToLoadOnCompletionDetails(output)

@@ -1,4 +1,4 @@
-"""Parameters that several data preparation algorithms declare alike (same labels, defaults, types).
+"""Parameters that several algorithms declare alike (same labels, defaults, types).
 
 The training parameters of 'Train land cover model' and 'Compare feature sets' are in
 ``training_parameters.py``.
@@ -16,6 +16,7 @@ from qgis.core import (
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterField,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterVectorDestination,
 )
 
 #: The class-name field, named as trainmodel names it (the column it becomes in the samples CSV).
@@ -50,6 +51,13 @@ def names_field(algorithm, parameters: dict[str, Any], context: QgsProcessingCon
     """The class-name field given (NAMES_FIELD, else the old CLASS_NAME_FIELD), None when neither."""
     return (algorithm.parameterAsString(parameters, NAMES_FIELD, context)
             or algorithm.parameterAsString(parameters, OLD_NAMES_FIELD, context) or None)
+
+
+def point_layer_destination(algorithm, name: str, label: str) -> QgsProcessingParameterVectorDestination:
+    """A point layer output that goes to a file (written by OGR, ``qgis_io.write_point_layer``)."""
+    output = QgsProcessingParameterVectorDestination(name, algorithm.tr(label), QgsProcessing.TypeVectorPoint)
+    output.setSupportsNonFileBasedOutput(False)
+    return output
 
 
 class PixelSelectionParameters:

@@ -3,13 +3,17 @@ reprojection on the fly) before core takes over with GDAL/OGR and NumPy.
 
 Rasters are described without a renderer (:class:`RasterInput`), training polygons and
 reference features are read into arrays in the target CRS, and point or polygon layers are
-handed to OGR as files (a temporary GeoPackage when the layer is not one already).
+handed to OGR as files (a temporary GeoPackage when the layer is not one already). Point
+layers the algorithms write go through a temporary points CSV that OGR converts in C++
+(:func:`temporary_points_csv`, :func:`write_point_layer`).
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +37,12 @@ from qgis.core import (
 )
 from qgis.PyQt.QtCore import QVariant
 
+from ..core.atomic import atomic_files
 from ..core.errors import JobCanceled, UserInputError
 from ..core.io.rasterize import LabelPolygons
 from ..core.io.rasters import band_names, open_raster
+from ..core.io.vectors import csv_points_to_vector
+from ..core.progress import Reporter
 
 
 class RasterInput:
@@ -197,6 +204,29 @@ def point_layer_for_ogr(algorithm, parameters: dict[str, Any], name: str, crs: Q
 def vector_driver(path: str) -> str:
     """The OGR driver QGIS writes for a file name (by extension; GeoPackage when unknown)."""
     return QgsVectorFileWriter.driverForExtension(Path(path).suffix.lstrip(".")) or "GPKG"
+
+
+@contextmanager
+def temporary_points_csv(prefix: str) -> Iterator[str]:
+    """A points CSV path in the Processing temporary folder; the CSV and its ``.csvt`` (the
+    column types) are removed afterwards."""
+    path = os.path.join(QgsProcessingUtils.tempFolder(), f"{prefix}_{uuid.uuid4().hex}.csv")
+    try:
+        yield path
+    finally:
+        for name in (path, os.path.splitext(path)[0] + ".csvt"):
+            if os.path.exists(name):
+                os.remove(name)
+
+
+def write_point_layer(csv_path: str, output: str, crs_wkt: str, reporter: Reporter,
+                      is_canceled: Callable[[], bool]) -> str:
+    """A points CSV (``X``, ``Y`` and a ``.csvt``) as the output layer, in the format of its
+    extension (:func:`vector_driver`), written atomically with its side-car files."""
+    with atomic_files(output) as tmp:
+        csv_points_to_vector(csv_path, tmp, crs_wkt, Path(output).stem, vector_driver(output), reporter,
+                             is_canceled)
+    return output
 
 
 def raster_band_names(layer: QgsRasterLayer) -> list[str]:

@@ -13,12 +13,10 @@ each case's outcome.
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
 import shutil
 import subprocess
-import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -30,7 +28,7 @@ import pytest
 from osgeo import gdal
 from reliability import FileState, file_state, files_under, small_model, small_samples_csv
 
-from lcnn_testing import SAMPLE_DIR, ProcessResult, reference_stack
+from lcnn_testing import SAMPLE_DIR, ProcessResult, reference_stack, rewrite_model_file
 
 gdal.UseExceptions()
 TRAIN_FAST = {"EPOCHS": 2, "PATIENCE": 1, "BATCH_SIZE": 256, "MODEL_TYPE": 1}
@@ -126,6 +124,14 @@ CASES = [
     BadInput("model-newer-format", 10, "landcovercnn:classifyimage",
              {"INPUT": "{in}/stack.tif", "MODEL": "{in}/model_newer.lcnn", "OUTPUT": "{out}/map.tif"},
              "MODEL", ("newer", "update")),
+    BadInput("model-without-onnx-graph", 10, "landcovercnn:classifyimage",
+             {"INPUT": "{in}/stack.tif", "MODEL": "{in}/model_format2.lcnn", "OUTPUT": "{out}/map.tif",
+              "ENGINE": 2}, "ENGINE", ("format version 2", "engine TensorFlow", "train the model again")),
+    BadInput("export-not-onnx", 10, "landcovercnn:exportmodel",
+             {"MODEL": "{in}/model.lcnn", "OUTPUT": "{out}/model.tif"}, "OUTPUT", (".onnx",)),
+    BadInput("export-tile-too-small", 14, "landcovercnn:exportmodel",
+             {"MODEL": "{in}/model.lcnn", "FORMAT": 1, "TILE_SIZE": 8, "OUTPUT": "{out}/model.onnx"},
+             "TILE_SIZE", ("8", "minimum 16")),
     # 11. raster whose band names or band count do not match the model
     BadInput("raster-three-bands", 11, "landcovercnn:classifyimage",
              {"INPUT": "{in}/stack_3bands.tif", "MODEL": "{in}/model.lcnn", "OUTPUT": "{out}/map.tif"},
@@ -250,17 +256,6 @@ def _unnamed_bands(source: Path, target: Path) -> None:
     dataset = None
 
 
-def _newer_format(model: Path, target: Path) -> None:
-    with zipfile.ZipFile(model) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
-        for item in source.infolist():
-            data = source.read(item)
-            if item.filename == "metadata.json":
-                metadata = json.loads(data)
-                metadata["format_version"] = 99
-                data = json.dumps(metadata).encode()
-            out.writestr(item, data)
-
-
 def make_inputs(folder: Path) -> None:
     """Every input of the catalogue, from sample_data (copies: the originals are not used)."""
     folder.mkdir()
@@ -291,7 +286,8 @@ def make_inputs(folder: Path) -> None:
     shutil.copy2(folder / "stack_3bands.tif", folder / "model_geotiff.lcnn")
     data = model.read_bytes()
     (folder / "model_truncated.lcnn").write_bytes(data[: len(data) // 2])
-    _newer_format(model, folder / "model_newer.lcnn")
+    rewrite_model_file(model, folder / "model_newer.lcnn", format_version=99)
+    rewrite_model_file(model, folder / "model_format2.lcnn", without_graph=True)
 
 
 # --- running the cases ---------------------------------------------------------------------------

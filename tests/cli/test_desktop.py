@@ -28,7 +28,8 @@ gdal.UseExceptions()
 PLUGIN_ZIP = ROOT / "dist" / "landcover_cnn_plugin.zip"
 EXPECTED_ALGORITHMS = {
     "checkenvironment", "stackrasters", "rasterizepolygons", "regularpoints", "samplepoints",
-    "extractsamples", "trainmodel", "comparefeaturesets", "classifyimage", "assessaccuracy"}
+    "extractsamples", "trainmodel", "comparefeaturesets", "exportmodel", "classifyimage", "assessaccuracy",
+    "stratifiedpoints", "suggestpoints"}
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ from osgeo import gdal
 
 from landcover_cnn_plugin.core.models import AUTO_MODEL, FAMILIES, MODEL_CHOICES
 from landcover_cnn_plugin.core.models.base import ModelFamily
-from lcnn_testing import reference_samples_frame, reference_stack
+from lcnn_testing import FAMILY_PATCH_SIZE, reference_stack
 
-PATCH_SIZE = 5
+PATCH_SIZE = FAMILY_PATCH_SIZE
 WINDOW = (120, 40, 200, 48)  # row, rows, col, cols of the block's interior (inside the image)
 
 
@@ -40,17 +40,10 @@ def test_families_refuse_settings_they_cannot_train_with():
 
 
 @pytest.fixture(scope="module", params=list(FAMILIES))
-def fitted(request, tmp_path_factory):
+def fitted(request, trained_family):
     from landcover_cnn_plugin.core.model_file import load_model_file
-    from landcover_cnn_plugin.core.settings import TrainingSettings
-    from landcover_cnn_plugin.core.training import LandcoverTrainer
 
-    frame = reference_samples_frame().iloc[::12].reset_index(drop=True)  # every polygon, fewer pixels
-    settings = TrainingSettings(model_type=request.param, names_field="fclass", raster=str(reference_stack()),
-                                patch_size=PATCH_SIZE, epochs=1, batch_size=256, seed=3)
-    trainer = LandcoverTrainer(settings).fit(frame)
-    path = tmp_path_factory.mktemp("family") / f"{request.param}.lcnn"
-    trainer.save(str(path))
+    trainer, path = trained_family(request.param)  # one epoch on every 12th sample (tests/core/conftest.py)
     return FAMILIES[request.param], trainer, load_model_file(path)
 
 

@@ -11,7 +11,13 @@ import pytest
 from osgeo import gdal
 from qgis.core import QgsApplication, QgsProcessingContext
 
-from lcnn_testing import SAMPLE_DIR, reference_samples_csv, reference_stack, small_model_file
+from lcnn_testing import (
+    SAMPLE_DIR,
+    reference_samples_csv,
+    reference_stack,
+    rewrite_model_file,
+    small_model_file,
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +58,24 @@ def test_classify_checks_band_names_without_tensorflow(algorithms, model_file, t
     assert not ok and message.startswith("MODEL:")
     for heavy in ("tensorflow", "keras", "sklearn", "pandas"):
         assert heavy not in sys.modules
+
+
+def test_engine_and_export_checks_without_tensorflow(algorithms, model_file, tmp_path):
+    old = rewrite_model_file(model_file, tmp_path / "format2.lcnn", without_graph=True)
+    classify = algorithms("classifyimage")
+    common = {"INPUT": str(reference_stack()), "MODEL": str(old), "OUTPUT": str(tmp_path / "map.tif")}
+    ok, message = _check(classify, {**common, "ENGINE": 2})  # ONNX Runtime
+    assert not ok and message.startswith("ENGINE:") and "format version 2" in message
+    assert "engine TensorFlow" in message
+    for engine in (0, 1):  # auto falls back to TensorFlow; TensorFlow runs any file
+        ok, message = _check(classify, {**common, "ENGINE": engine})
+        assert ok, message
+    ok, message = _check(algorithms("exportmodel"), {"MODEL": str(model_file), "FORMAT": 1,
+                                                     "OUTPUT": str(tmp_path / "model.onnx")})
+    assert ok, message
+    for heavy in ("tensorflow", "keras", "onnx", "onnxruntime"):
+        assert heavy not in sys.modules
+    assert list(tmp_path.iterdir()) == [old]
 
 
 def test_train_and_assess_checks_name_the_parameter(algorithms, tmp_path):

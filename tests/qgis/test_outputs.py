@@ -21,7 +21,8 @@ from lcnn_testing import band_path
 PRODUCTS = {"stackrasters": "OUTPUT", "rasterizepolygons": "OUTPUT", "regularpoints": "OUTPUT",
             "samplepoints": "OUTPUT", "extractsamples": "OUTPUT", "trainmodel": "OUTPUT_MODEL",
             "classifyimage": "OUTPUT", "assessaccuracy": "OUTPUT_MATRIX",
-            "comparefeaturesets": "OUTPUT_TABLE"}
+            "comparefeaturesets": "OUTPUT_TABLE", "stratifiedpoints": "OUTPUT", "suggestpoints": "OUTPUT",
+            "exportmodel": "OUTPUT"}
 NOTHING = (None, "", QgsProcessingOutputLayerDefinition(""))
 
 
@@ -54,7 +55,8 @@ def test_a_product_is_never_skipped(algorithms, tmp_path, name):
 #: The optional extras (algorithm, output, suffix): skipped when not given.
 EXTRAS = [("trainmodel", "OUTPUT_REPORT", ".html"), ("trainmodel", "OUTPUT_METRICS", ".json"),
           ("classifyimage", "OUTPUT_CONFIDENCE", ".tif"), ("classifyimage", "OUTPUT_PROBABILITIES", ".tif"),
-          ("assessaccuracy", "OUTPUT_REPORT", ".html"), ("comparefeaturesets", "OUTPUT_REPORT", ".html")]
+          ("assessaccuracy", "OUTPUT_REPORT", ".html"), ("assessaccuracy", "OUTPUT_ESTIMATES", ".csv"),
+          ("comparefeaturesets", "OUTPUT_REPORT", ".html")]
 
 
 def test_every_extra_output_is_listed(algorithms):

@@ -12,6 +12,7 @@ accuracy assessment follow the same rules:
 * :mod:`.vectors`    point layers in Arrow batches, CSV points to a vector file
 * :mod:`.rasterize`  training polygons on a grid (smallest polygon wins), masks, reference maps
 * :mod:`.stacking`   warp input rasters onto one grid and stack their bands
+* :mod:`.class_maps` class maps as strata of a probability sample: checks, row-major strips
 
 GDAL, OGR and OSR raise Python exceptions instead of returning None: switched on once, here,
 when the package is first imported (GDAL 4 makes it the default).

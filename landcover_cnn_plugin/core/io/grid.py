@@ -142,3 +142,12 @@ def same_crs(first_wkt: str, second_wkt: str) -> bool:
     first.ImportFromWkt(first_wkt)
     second.ImportFromWkt(second_wkt)
     return bool(first.IsSame(second))
+
+
+def metres_per_unit(crs_wkt: str) -> float | None:
+    """Metres per map unit of a projected CRS; None for a geographic or unknown CRS."""
+    if not crs_wkt:
+        return None
+    srs = osr.SpatialReference()
+    srs.ImportFromWkt(crs_wkt)
+    return float(srs.GetLinearUnits()) if srs.IsProjected() else None

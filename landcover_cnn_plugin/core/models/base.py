@@ -39,6 +39,15 @@ from ..progress import Reporter
 SCHEDULES = ("cosine", "early_stopping")
 #: The training default: each family's benchmarked schedule (``FamilyDefaults.schedule``).
 AUTO_SCHEDULE = "auto"
+#: Member of the model file (format 3) holding the prediction graph as ONNX, unless the family's
+#: network is itself an ONNX graph (:attr:`ModelFamily.network_is_onnx`): then that member is the graph.
+ONNX_MEMBER = "model.onnx"
+#: ONNX opset of the prediction graphs: ONNX Runtime 1.12 and later run it (Deepness installs
+#: onnxruntime 1.12.1 to 1.17.0).
+ONNX_OPSET = 17
+#: Names of the prediction graph's input (scaled network inputs) and output (class probabilities).
+ONNX_INPUT = "inputs"
+ONNX_OUTPUT = "probabilities"
 
 
 @dataclass(frozen=True)
@@ -211,6 +220,18 @@ class ModelFamily(ABC):
     def __repr__(self) -> str:
         return f"<model family {self.name!r}>"
 
+    @property
+    def network_is_onnx(self) -> bool:
+        """True when the stored network is itself an ONNX graph under the contract of
+        :meth:`onnx_graph` (its member ends in ``.onnx``, e.g. a forest converted by skl2onnx): the
+        model file keeps no second copy, and ONNX Runtime runs that member."""
+        return self.network_member.endswith(".onnx")
+
+    @property
+    def graph_member(self) -> str:
+        """The model file's member holding the prediction graph as ONNX."""
+        return self.network_member if self.network_is_onnx else ONNX_MEMBER
+
     # --- training ---------------------------------------------------------------------------
     def settings_problem(self, settings: Any) -> UserInputError | None:
         """Why this family cannot train with ``settings`` (naming the parameter), or None."""
@@ -270,6 +291,20 @@ class ModelFamily(ABC):
     @abstractmethod
     def graph_runner(self, graph: PredictionGraph) -> Callable[[np.ndarray], np.ndarray]:
         """A function running ``graph`` on one batch (per pixel) or one strip (fully convolutional)."""
+
+    def onnx_graph(self, graph: PredictionGraph) -> bytes:
+        """``graph`` as a serialized ONNX model (opset :data:`ONNX_OPSET`), what another engine runs.
+
+        One input :data:`ONNX_INPUT` and one output :data:`ONNX_OUTPUT`, laid out as
+        :class:`PredictionGraph` says: per pixel ``(batch, n_inputs) -> (batch, n_classes)``;
+        fully convolutional ``(batch, rows + 2 halo, cols + 2 halo, n_inputs) -> (batch, rows, cols,
+        n_classes)`` with any rows and cols. The model file checks, when it is saved, that ONNX Runtime
+        reproduces :meth:`predict_inputs` within ``1e-5``. Not called for a family whose network
+        is an ONNX graph (:attr:`network_is_onnx`: the stored member is the graph). A family without
+        a converter raises ``NotImplementedError``: its model files are written without a graph and
+        run on their family's own runner (ENGINE tensorflow).
+        """
+        raise NotImplementedError(f"the {self.name} family has no ONNX converter")
 
     @abstractmethod
     def predict_block(self, model: Any, values: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -181,3 +181,9 @@ class KerasFamily(ModelFamily):
         from keras import ops
 
         return lambda strip: ops.convert_to_numpy(network(strip, training=False))
+
+    def onnx_graph(self, graph: PredictionGraph) -> bytes:
+        """Converted by tf2onnx (``keras_onnx``)."""
+        from .keras_onnx import keras_graph_to_onnx
+
+        return keras_graph_to_onnx(graph)

@@ -153,7 +153,7 @@ class PatchFamily(ModelFamily):
             raise ValueError(f"expected {len(model.feature_names)} bands, got {values.shape[0]}")
         valid = np.asarray(valid, dtype=bool)
         scaled = model.network_inputs(np.moveaxis(np.asarray(values, dtype=np.float32), 0, -1), valid)
-        out = predict_in_strips(model.run_graph, np.moveaxis(scaled, -1, 0), h)
+        out = predict_in_strips(model.run_graph, np.moveaxis(scaled, -1, 0), h, model.runner.strip_pixels)
         interior = valid[h:valid.shape[0] - h, h:valid.shape[1] - h]
         out[:, ~interior] = 0.0
         return out
