@@ -15,6 +15,20 @@ IMG_DIR = SAMPLE_DIR / "IMG_DATA"
 STUDY_BANDS = ["B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"]
 
 
+class RecordingReporter:
+    """A ``core.progress.Reporter`` that keeps what it is told: progress values and log lines."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.logs: list[str] = []
+
+    def progress(self, percent: float) -> None:
+        self.values.append(percent)
+
+    def log(self, message: str) -> None:
+        self.logs.append(message)
+
+
 def shared_data_dir() -> Path:
     """The shared real data: ``../shared/data`` beside the clone (CI puts it there); in a git
     worktree, beside the clone the worktree belongs to."""

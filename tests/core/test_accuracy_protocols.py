@@ -30,20 +30,9 @@ from landcover_cnn_plugin.core.samples import read_samples
 from landcover_cnn_plugin.core.settings import TrainingSettings
 from landcover_cnn_plugin.core.training import LandcoverTrainer, build_legend
 from landcover_cnn_plugin.core.training_report import write_training_report
-from lcnn_testing import ROOT, berlin_samples_csv, reference_samples_subset_csv
+from lcnn_testing import ROOT, RecordingReporter, berlin_samples_csv, reference_samples_subset_csv
 
 BERLIN = {"label": "class_id", "names_field": "class_name"}
-
-
-class Logs:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def progress(self, percent: float) -> None:
-        pass
-
-    def log(self, message: str) -> None:
-        self.lines.append(message)
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +129,7 @@ def test_forest_model_file_is_onnx_and_predicts_without_tensorflow(berlin_forest
 
 
 def test_cross_validation_tests_every_polygon_once_then_trains_on_all(tmp_path):
-    logs = Logs()
+    logs = RecordingReporter()
     settings = TrainingSettings(model_type="random_forest", cv_folds=3, **BERLIN)
     trainer = LandcoverTrainer(settings, logs).fit(str(berlin_samples_csv(8)))
     table, split = trainer.table_, trainer.split_
@@ -168,17 +157,17 @@ def test_cross_validation_tests_every_polygon_once_then_trains_on_all(tmp_path):
 def test_early_stopping_folds_choose_the_final_models_epochs():
     settings = TrainingSettings(model_type="pixel_mlp", schedule="early_stopping", epochs=4, patience=1,
                                 cv_folds=3, names_field="fclass", seed=5)
-    logs = Logs()
+    logs = RecordingReporter()
     trainer = LandcoverTrainer(settings, logs).fit(str(reference_samples_subset_csv(12)))
     best = [f["best_epoch"] for f in trainer.cv_results_["folds"]]
     assert trainer.settings_.epochs == int(np.median(best)) == trainer.epochs_run_
     assert not trainer.history_.get("val_loss")  # the final fit has no validation part
     if trainer.settings_.epochs != 4:
-        assert any("the folds' median best epoch" in line for line in logs.lines)
+        assert any("the folds' median best epoch" in line for line in logs.logs)
 
 
 def test_automatic_choice_compares_the_candidates_and_trains_the_best(tmp_path):
-    logs = Logs()
+    logs = RecordingReporter()
     trainer = LandcoverTrainer(TrainingSettings(names_field="fclass", epochs=2), logs).fit(
         str(reference_samples_subset_csv(12)))
     choice = trainer.choice_
@@ -205,7 +194,7 @@ def test_choice_stops_at_its_time_budget_and_never_compares_a_handful_of_polygon
     ids = legend.ids_from_codes(table.codes)
     settings = TrainingSettings(epochs=1, choice_minutes=0.4).check()  # 24 s
     ticks = iter(range(0, 10_000, 10))  # every look at the clock: 10 s later
-    logs = Logs()
+    logs = RecordingReporter()
     choice = choose_model(settings, table, ids, legend, np.arange(len(table)), None,
                           FitProgress(logs, 0, 100), clock=lambda: float(next(ticks)))
     # the first candidate always runs its first fold; the second would start after the budget

@@ -24,24 +24,13 @@ from landcover_cnn_plugin.core.training import LandcoverTrainer
 from lcnn_testing import (
     ROOT,
     STUDY_BANDS,
+    RecordingReporter,
     reference_samples_frame,
     reference_samples_subset_csv,
     reference_stack,
 )
 
 QUICK = {"epochs": 6, "batch_size": 256, "patience": 3, "seed": 42}
-
-
-class RecordingReporter:
-    def __init__(self) -> None:
-        self.values: list[float] = []
-        self.logs: list[str] = []
-
-    def progress(self, percent: float) -> None:
-        self.values.append(percent)
-
-    def log(self, message: str) -> None:
-        self.logs.append(message)
 
 
 @pytest.fixture(scope="module")
