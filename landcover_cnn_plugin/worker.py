@@ -58,12 +58,13 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
     return parser, jobs
 
 
-def _missing_module_message(exc: ModuleNotFoundError) -> str:
-    from .core.worker_process import HOW_TO_CHOOSE
-
-    return (f"The Python interpreter {sys.executable} has no module '{exc.name}' "
-            f"(install the package that provides it, e.g. pip install "
-            f"{'tensorflow-cpu' if exc.name == 'tensorflow' else exc.name}). " + HOW_TO_CHOOSE)
+def _missing_module_message(exc: ModuleNotFoundError, for_a_person: bool) -> str:
+    package = "tensorflow-cpu" if exc.name == "tensorflow" else exc.name
+    message = (f"The Python interpreter {sys.executable} has no module '{exc.name}': it lacks the package "
+               f"{package} of requirements-worker.txt.")
+    if for_a_person:  # the plugin adds how to choose or install an interpreter
+        message += f" Install the packages: {sys.executable} -m pip install -r requirements-worker.txt"
+    return message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,8 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         reporter.error(exc.message, exc.parameter)
         return 2
     except ModuleNotFoundError as exc:
-        reporter.log(traceback.format_exc(), "debug")
-        reporter.error(_missing_module_message(exc), "PYTHON")
+        if (exc.name or "").split(".")[0] == __package__:  # a module of the plugin: a bug, not a setup
+            reporter.log(traceback.format_exc(), "debug")
+        reporter.error(_missing_module_message(exc, args.progress == "text"), "PYTHON")
         return 3
     except MissingDependencyError as exc:
         reporter.error(str(exc), "PYTHON")

@@ -1,7 +1,7 @@
 """Assemble the installable plugin: build/plugins/landcover_cnn_plugin and dist/landcover_cnn_plugin.zip.
 
-The folder holds the package plus metadata.txt, LICENSE and resources/; tests and the
-demo load the plugin from it, so what is tested is what ships.
+The folder holds the package plus metadata.txt, LICENSE, requirements-worker.txt and resources/;
+tests and the demo load the plugin from it, so what is tested is what ships.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ def assemble(build_dir: Path) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(ROOT / NAME, staging, ignore=IGNORE)
     shutil.copytree(ROOT / "resources", staging / "resources", ignore=IGNORE)
-    for name in ("metadata.txt", "LICENSE"):
+    # requirements-worker.txt: what 'Install TensorFlow environment' installs (core/environment.py)
+    for name in ("metadata.txt", "LICENSE", "requirements-worker.txt"):
         shutil.copy2(ROOT / name, staging / name)
     # Swap in the new folder in one step, so a concurrent reader never sees it half copied.
     old = build_dir / f".{NAME}.old"

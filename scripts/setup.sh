@@ -23,10 +23,25 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.requirements.sha256
-wanted=$(sha256sum requirements.txt | cut -d' ' -f1)
+wanted=$(cat requirements.txt requirements-worker.txt | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
   echo "setup: installing pinned Python requirements into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements.txt
   echo "$wanted" > "$stamp"
+fi
+
+# The wheel folder the installer tests use ('Install TensorFlow environment' with WHEELS, no index):
+# the worker's requirements and their dependencies as wheels for this machine (pip takes them from
+# its cache once the .venv above is installed). Filled again when requirements-worker.txt changes.
+wheelhouse=build/wheelhouse
+wheel_stamp=$wheelhouse/.requirements-worker.sha256
+wanted_wheels=$(sha256sum requirements-worker.txt | cut -d' ' -f1)
+if [ "$(cat "$wheel_stamp" 2>/dev/null)" != "$wanted_wheels" ]; then
+  echo "setup: downloading the worker's wheels into $wheelhouse"
+  rm -rf "$wheelhouse.part" && mkdir -p build
+  .venv/bin/python -m pip download -q --disable-pip-version-check --only-binary=:all: \
+    -r requirements-worker.txt -d "$wheelhouse.part"
+  echo "$wanted_wheels" > "$wheelhouse.part/.requirements-worker.sha256"
+  rm -rf "$wheelhouse" && mv "$wheelhouse.part" "$wheelhouse"
 fi
 echo "setup: ok ($(.venv/bin/python --version), QGIS $(dpkg-query -W -f='${Version}' qgis))"

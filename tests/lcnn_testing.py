@@ -15,6 +15,20 @@ IMG_DIR = SAMPLE_DIR / "IMG_DATA"
 STUDY_BANDS = ["B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"]
 
 
+class RecordingReporter:
+    """A ``core.progress.Reporter`` that keeps what it is told: progress values and log lines."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.logs: list[str] = []
+
+    def progress(self, percent: float) -> None:
+        self.values.append(percent)
+
+    def log(self, message: str) -> None:
+        self.logs.append(message)
+
+
 def shared_data_dir() -> Path:
     """The shared real data: ``../shared/data`` beside the clone (CI puts it there); in a git
     worktree, beside the clone the worktree belongs to."""
@@ -61,14 +75,16 @@ class ProcessResult:
 
 
 class QgisProcessRunner:
-    """Runs the real ``qgis_process.bin`` through ``scripts/qgis_process.sh``."""
+    """Runs the real ``qgis_process.bin`` through ``scripts/qgis_process.sh`` (or ``script``), in
+    this process's environment or in ``environment`` (a user's, without the test settings)."""
 
-    def __init__(self, script: Path) -> None:
+    def __init__(self, script: Path | str, environment: dict[str, str] | None = None) -> None:
         self.script = script
+        self.environment = environment
 
     def __call__(self, *args: str, timeout: float = 600, env: dict[str, str] | None = None,
                  ) -> subprocess.CompletedProcess:
-        full_env = dict(os.environ)
+        full_env = dict(os.environ if self.environment is None else self.environment)
         full_env.update(env or {})
         return subprocess.run([str(self.script), *args], capture_output=True, text=True,
                               timeout=timeout, env=full_env)
@@ -104,6 +120,12 @@ OSM_CODES = [7201, 7203, 7205, 7208, 7217, 7218, 8200, 8221]
 #: small, for speed, with a halo of 2.
 FAMILY_PATCH_SIZE = 5
 CACHE_DIR = ROOT / "build" / "test-cache"
+#: The second real data set (../shared/data beside the project root; LANDCOVER_SHARED_DATA overrides).
+SHARED_DATA = Path(os.environ.get("LANDCOVER_SHARED_DATA", ROOT.parent / "shared" / "data"))
+BERLIN_DIR = SHARED_DATA / "berlin_urban_gradient"
+BERLIN_IMAGE = BERLIN_DIR / "hymap_berlin_3.6m_4band.tif"
+BERLIN_POLYGONS = BERLIN_DIR / "landcover_berlin_polygons.gpkg"
+BERLIN_CODES = [1, 2, 3, 4, 5, 6]
 
 
 def _rasterize_sql(path: Path, **options) -> None:
@@ -255,6 +277,51 @@ def reference_samples_frame():
 
         _SAMPLES_FRAME = pd.read_csv(reference_samples_csv())
     return _SAMPLES_FRAME
+
+
+def berlin_samples_csv(step: int = 1) -> Path:
+    """A samples CSV of the Berlin HyMap scene: every ``step``-th pixel whose centre lies in a polygon.
+
+    Columns ``X,Y,<the 4 band descriptions>,class_id,class_name,polygon_id`` (the polygons' fid, the
+    smallest polygon winning as in reference_labels()); pixels with a nodata band (-99) left out.
+    Built with GDAL/OGR and numpy only; cached in build/test-cache.
+    """
+    import csv
+
+    import numpy as np
+    from osgeo import gdal, ogr
+
+    if not BERLIN_IMAGE.is_file():
+        raise FileNotFoundError(f"the Berlin data set is missing: {BERLIN_DIR} (set LANDCOVER_SHARED_DATA to "
+                                "the folder holding berlin_urban_gradient/)")
+
+    def build(path: Path) -> None:
+        image = gdal.Open(str(BERLIN_IMAGE))
+        x0, dx, _, y0, _, dy = image.GetGeoTransform()
+        fids_path = path.with_suffix(".fids.tif")
+        _rasterize_sql(fids_path, srcDS=str(BERLIN_POLYGONS), format="GTiff", outputType=gdal.GDT_Int32,
+                       outputBounds=(x0, y0 + dy * image.RasterYSize, x0 + dx * image.RasterXSize, y0),
+                       width=image.RasterXSize, height=image.RasterYSize, initValues=-1, attribute="burn",
+                       SQLStatement="SELECT CAST(fid AS INTEGER) + 0 AS burn, geom FROM landcover "
+                                    "ORDER BY ST_Area(geom) DESC, fid DESC", SQLDialect="SQLITE")
+        fids = gdal.Open(str(fids_path)).ReadAsArray()
+        os.remove(fids_path)
+        values = image.ReadAsArray()
+        names = [image.GetRasterBand(i + 1).GetDescription() for i in range(image.RasterCount)]
+        source = ogr.Open(str(BERLIN_POLYGONS))
+        classes = {f.GetFID(): (int(f.GetField("class_id")), f.GetField("class_name"))
+                   for f in source.GetLayer("landcover")}
+        rows, cols = np.nonzero((fids >= 0) & (values != -99).all(axis=0))
+        order = np.lexsort((cols, rows, fids[rows, cols]))[::step]
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["X", "Y", *names, "class_id", "class_name", "polygon_id"])
+            for r, c in zip(rows[order].tolist(), cols[order].tolist(), strict=True):
+                fid = int(fids[r, c])
+                writer.writerow([f"{x0 + (c + 0.5) * dx:.2f}", f"{y0 + (r + 0.5) * dy:.2f}",
+                                 *values[:, r, c].tolist(), *classes[fid], fid])
+
+    return _cached(f"berlin_samples_v1_every{step}.csv", build)
 
 
 # --- A small, really trained model file (for classification tests; imports TensorFlow) ----------

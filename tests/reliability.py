@@ -77,7 +77,7 @@ def small_model() -> Path:
         tmp = target.with_name(f"reliability_model_{digest}_{os.getpid()}.lcnn")
         run_worker_cli("train", "--samples", str(small_samples_csv()), "--model", str(tmp),
                        "--epochs", "3", "--patience", "2", "--batch-size", "256",
-                       "--names-field", "fclass")
+                       "--names-field", "fclass", "--model-type", "study_mlp")
         os.replace(tmp, target)
     return target
 

@@ -21,13 +21,14 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .errors import UserInputError
+from .errors import MissingDependencyError, UserInputError
 
 AUTO_ENGINE = "auto"
 TENSORFLOW = "tensorflow"
@@ -147,10 +148,10 @@ def choose_engine(requested: str, graph_problem: str | None, model_path: str,
         if ONNXRUNTIME in installed:  # only ONNX Runtime, and the file has no graph
             requested = ONNXRUNTIME
         else:
-            raise UserInputError(
-                "neither TensorFlow nor ONNX Runtime is installed in the worker's Python: install "
-                "onnxruntime (enough to classify) or tensorflow-cpu and keras, or choose another "
-                "interpreter (run 'Check TensorFlow environment').", "ENGINE")
+            # the interpreter, not ENGINE, is at fault: the plugin names it, why, and the installer
+            raise MissingDependencyError(
+                f"The Python interpreter {sys.executable} has neither tensorflow (training and "
+                "classification) nor onnxruntime (classification only).")
     if requested not in installed:
         packages = " and ".join(ENGINE_PACKAGES[requested])
         raise UserInputError(

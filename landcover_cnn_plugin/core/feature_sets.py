@@ -2,7 +2,9 @@
 
 This is how a user shows that a new source helps (the study's "S2 only" vs "S2 + Phi"):
 rows with a missing value in *any* compared feature are dropped once, before splitting,
-so that every subset is trained and tested on exactly the same rows.
+so that every subset is trained and tested on exactly the same rows. With model type "auto"
+the first set's automatic choice trains every set (the same model for all). Each row carries
+the figures' 95 % intervals and, with cross-validation, their mean and spread over the folds.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from .errors import UserInputError
 from .progress import NullReporter, Reporter, ScaledReporter
 from .settings import TrainingSettings
 
-TABLE_COLUMNS = ("set_name", "features", "n_features", "overall_accuracy", "kappa", "macro_f1",
+_FIGURES = ("overall_accuracy", "kappa", "macro_f1")
+TABLE_COLUMNS = ("set_name", "features", "n_features", "model_type", *_FIGURES,
+                 *(f"{key}_{end}" for key in _FIGURES for end in ("low", "high")),
                  "n_train", "n_validation", "n_test", "epochs_run", "fit_seconds",
-                 "cv_overall_accuracy", "cv_kappa", "cv_macro_f1")
+                 *(f"cv_{key}_{what}" for key in _FIGURES for what in ("mean", "std")))
 
 
 def parse_feature_sets(text: str, names: str | None = None) -> tuple[list[list[str]], list[str]]:
@@ -86,15 +90,17 @@ def compare_feature_sets(samples: Any, feature_sets: Sequence[Sequence[str]], se
         part = ScaledReporter(reporter, 100.0 * index / n_sets, 100.0 * (index + 1) / n_sets)
         trainer = LandcoverTrainer(replace(settings, features=tuple(features)), reporter=part)
         trainer.fit(table)
+        settings = replace(settings, model_type=trainer.family_.name)  # every set: the first set's model
         result = trainer.result()
         cv = (trainer.cv_results_ or {}).get("summary", {})
         rows.append({"set_name": name, "features": ",".join(features), "n_features": len(features),
-                     **{key: result[key] for key in ("overall_accuracy", "kappa", "macro_f1", "n_train",
-                                                     "n_validation", "n_test", "epochs_run",
-                                                     "fit_seconds")},
-                     "cv_overall_accuracy": cv.get("overall_accuracy", {}).get("mean"),
-                     "cv_kappa": cv.get("kappa", {}).get("mean"),
-                     "cv_macro_f1": cv.get("macro_f1", {}).get("mean")})
+                     "model_type": trainer.family_.name,
+                     **{key: result[key] for key in (*_FIGURES, "n_train", "n_validation", "n_test",
+                                                     "epochs_run", "fit_seconds")},
+                     **{f"{key}_{end}": result["intervals"][key][i] for key in _FIGURES
+                        for i, end in enumerate(("low", "high"))},
+                     **{f"cv_{key}_{what}": cv.get(key, {}).get(what) for key in _FIGURES
+                        for what in ("mean", "std")}})
     return rows
 
 

@@ -323,6 +323,8 @@ def load_model_file(path: str | os.PathLike, engine: str = TENSORFLOW) -> Loaded
             raise _refuse(path, f"its network cannot be extracted ({exc}).") from exc
         try:
             network = family.load_network(os.path.join(folder, family.network_member))
+        except ModuleNotFoundError:  # the interpreter lacks Keras or TensorFlow, not the file's fault
+            raise
         except Exception as exc:  # the libraries raise many types for a damaged file
             raise _refuse(path, f"its network cannot be loaded ({type(exc).__name__}: {exc}).") from exc
     loaded = LoadedModel(family, network, metadata)

@@ -5,7 +5,9 @@ parameter name and label, command-line help, range, choices). The worker's ``tra
 ``compare`` jobs add their options with :func:`add_arguments` and read them back with
 :meth:`TrainingSettings.from_arguments`; ``processing/training_parameters.py`` makes its
 parameters from :func:`training_options`. The "auto" choices (model type, balancing, derived
-inputs) are resolved in one place, :meth:`TrainingSettings.resolved`.
+inputs, schedule, epochs) are resolved in one place, :meth:`TrainingSettings.resolved`; which
+model "auto" stands for is measured on the user's samples (``core.model_choice``) among
+:meth:`TrainingSettings.candidates` and handed to it.
 
 Importable without TensorFlow, pandas or scikit-learn (the QGIS process reads it).
 """
@@ -19,9 +21,9 @@ from typing import Any
 from .balancing import AUTO_BALANCE, BALANCE_METHODS
 from .errors import UserInputError
 from .indices import AUTO_DERIVED, DERIVED_FEATURES
-from .models import AUTO_MODEL, DEFAULT_MODEL, DEFAULT_PATCH_MODEL, MODEL_CHOICES, auto_model_type
+from .models import AUTO_MODEL, MODEL_CHOICES, auto_candidates, auto_model_type
 from .models import family as model_family
-from .models.base import ModelFamily
+from .models.base import AUTO_SCHEDULE, SCHEDULES, ModelFamily
 from .models.patch_cnn import DEFAULT_PATCH_SIZE
 from .splits import SPLIT_PROTOCOLS
 
@@ -94,8 +96,10 @@ def _setting(default: Any, **option: Any) -> Any:
     return field(default=default, metadata={"option": Option(**option)})
 
 
-_MODEL_LABELS = tuple(f"Automatic: {DEFAULT_PATCH_MODEL} when the stack raster is given, else {DEFAULT_MODEL}"
+_MODEL_LABELS = tuple("Automatic: the best of several models in a cross-validation on your samples"
                       if name == AUTO_MODEL else name for name in MODEL_CHOICES)
+#: "auto" epochs: the model's benchmarked number (``FamilyDefaults.epochs`` and ``min_steps``).
+AUTO_EPOCHS = 0
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,8 @@ class TrainingSettings:
     model_type: str = _setting(
         AUTO_MODEL, parameter="MODEL_TYPE", kind="choice", label="Model", choices=MODEL_CHOICES,
         choice_labels=_MODEL_LABELS,
-        help=f"network; {AUTO_MODEL}: {DEFAULT_PATCH_MODEL} when --raster is given, else {DEFAULT_MODEL}")
+        help=f"model; {AUTO_MODEL}: the best of {', '.join(auto_candidates('stack.tif'))} (patch models only "
+             "with --raster) in a polygon-grouped cross-validation on the samples, within --choice-minutes")
     raster: str | None = _setting(
         None, parameter="RASTER", kind="raster", optional=True,
         label="Stack raster the samples come from (patch_cnn)",
@@ -148,22 +153,34 @@ class TrainingSettings:
         choices=(*BALANCE_METHODS, AUTO_BALANCE),
         choice_labels=("None", "Class weights", "Resample to N per class (the study's way)",
                        "SMOTE (synthetic minority over-sampling)",
-                       "Automatic: the model's benchmarked choice (class weights per pixel, none for "
-                       "patch_cnn)"),
+                       "Automatic: the model's benchmarked choice (none at present)"),
         help="class balancing of the training part: none, class_weights (loss weights inverse to class "
              "frequency), to_n (resample every class to --samples-per-class), smote; auto: the model's "
-             "benchmarked choice (class_weights for per-pixel models, none for patch_cnn)")
+             "benchmarked choice (none at present: class weights lowered overall accuracy and kappa)")
     samples_per_class: int = _setting(500, parameter="SAMPLES_PER_CLASS", minimum=2, advanced=True,
                                       label="Samples per class (N)",
                                       help="target per class for --balance to_n")
-    epochs: int = _setting(200, parameter="EPOCHS", minimum=1, advanced=True, label="Maximum epochs",
-                           help="maximum epochs")
-    batch_size: int = _setting(60, parameter="BATCH_SIZE", minimum=1, advanced=True, label="Batch size",
+    schedule: str = _setting(
+        AUTO_SCHEDULE, parameter="SCHEDULE", kind="choice", advanced=True, label="Training schedule",
+        choices=(AUTO_SCHEDULE, *SCHEDULES),
+        choice_labels=("Automatic: the model's benchmarked schedule (cosine)",
+                       "Cosine: every training polygon, a fixed number of epochs, decaying learning rate",
+                       "Early stopping on validation polygons held out of the training part"),
+        help="cosine: fit every training polygon for a fixed number of epochs while the learning rate "
+             "decays; early_stopping: hold out validation polygons and stop when their loss stops "
+             "improving (--patience); auto: the model's benchmarked schedule (cosine)")
+    epochs: int = _setting(AUTO_EPOCHS, parameter="EPOCHS", minimum=0, advanced=True,
+                           label="Epochs (0 = the model's benchmarked number)",
+                           help="epochs of the cosine schedule, or the most epochs of early stopping; 0: "
+                                "the model's benchmarked number (30 for the networks, more on small "
+                                "training sets: at least 2,000 steps)")
+    batch_size: int = _setting(256, parameter="BATCH_SIZE", minimum=1, advanced=True, label="Batch size",
                                help="samples per step")
     # Keras' early stopping stops at the first epoch without improvement for patience 0 and 1 alike.
-    patience: int = _setting(20, parameter="PATIENCE", minimum=1, advanced=True, label="Patience (epochs)",
-                             help="epochs without validation-loss improvement before stopping; the best "
-                                  "weights are kept")
+    patience: int = _setting(20, parameter="PATIENCE", minimum=1, advanced=True,
+                             label="Patience (epochs, early stopping only)",
+                             help="epochs without validation-loss improvement before early stopping "
+                                  "stops; the best weights are kept")
     # NumPy takes seeds 0 .. 2**32 - 1; Processing's integers end at 2**31 - 1.
     seed: int = _setting(42, parameter="SEED", minimum=0, maximum=2**31 - 1, advanced=True,
                          label="Random seed", help="random seed: same seed, same model")
@@ -176,14 +193,27 @@ class TrainingSettings:
              "band pair, or none; auto: the model type's benchmarked choice (none at present)")
     validation_fraction: float = _setting(
         0.2, parameter="VALIDATION_FRACTION", minimum=0.05, maximum=0.5, in_processing=False,
-        label="Validation fraction", help="share of the training part held out for early stopping")
+        label="Validation fraction", help="share of the training part held out for early stopping "
+                                          "(--schedule early_stopping only)")
+    min_steps: int = _setting(0, parameter="MIN_STEPS", minimum=0, in_processing=False,
+                              label="Minimum gradient steps",
+                              help="cosine schedule: at least this many steps (more epochs on small "
+                                   "training sets); --epochs 0 uses the model's benchmarked minimum")
     learning_rate: float = _setting(0.001, parameter="LEARNING_RATE", minimum=0.0, maximum=1.0,
                                     above_minimum=True, in_processing=False, label="Learning rate",
                                     help="Adam learning rate")
-    cv_folds: int = _setting(0, parameter="CV_FOLDS", minimum=0, in_processing=False,
-                             label="Cross-validation folds",
-                             help="k >= 2: also estimate accuracy by k-fold (spatial) cross-validation "
-                                  "(k extra trainings); 0: off")
+    cv_folds: int = _setting(0, parameter="CV_FOLDS", minimum=0, maximum=20,
+                             label="Cross-validation folds (0 = one test split)",
+                             help="k >= 2: k-fold cross-validation grouped by polygon (every polygon "
+                                  "tested once, accuracy as mean, spread and pooled confusion matrix), "
+                                  "then the model trained on all samples; 0: one split into training "
+                                  "and test part")
+    choice_minutes: float = _setting(
+        10.0, parameter="CHOICE_MINUTES", minimum=0.0, maximum=1440.0,
+        label="Time for the automatic model choice (minutes)",
+        help="model type auto: the time the cross-validated comparison of the candidate models may "
+             "take (whole rounds of folds; at least one fold of each model that starts); 0: no "
+             "comparison, the per-pixel default (the patch model with --raster)")
 
     def __post_init__(self) -> None:
         # Plain values from any caller: a feature list becomes a tuple, an empty optional text None.
@@ -213,20 +243,40 @@ class TrainingSettings:
             raise UserInputError("use 0 (no cross-validation) or at least 2 folds.", "CV_FOLDS")
         return self
 
-    def resolved(self) -> TrainingSettings:
+    def candidates(self) -> tuple[str, ...]:
+        """The model types the model type stands for: "auto" compares
+        :func:`core.models.auto_candidates` (patch models only with the stack raster)."""
+        return auto_candidates(self.raster) if self.model_type == AUTO_MODEL else (self.model_type,)
+
+    def resolved(self, choice: str | None = None) -> TrainingSettings:
         """The settings with every "auto" made concrete (the one place that decides them).
 
-        Model type: :func:`core.models.auto_model_type` (the patch model when the stack raster is
-        given); balancing and derived inputs: the family's benchmarked defaults.
+        Parameters
+        ----------
+        choice : str, optional
+            For model type "auto": the candidate the comparison chose (``core.model_choice``);
+            without one, "auto" means :func:`core.models.auto_model_type` (the patch model when
+            the stack raster is given), what it trains when there is no time to compare.
+
+        Balancing, derived inputs, schedule and epochs ("auto" = 0) become the family's
+        benchmarked defaults; with "auto" epochs the family's minimum of gradient steps applies too.
         """
         self.check()
-        model_type = auto_model_type(self.raster) if self.model_type == AUTO_MODEL else self.model_type
+        if choice is not None and choice not in self.candidates():
+            raise ValueError(f"{choice!r} is not among the candidates {self.candidates()}")
+        model_type = self.model_type
+        if model_type == AUTO_MODEL:
+            model_type = choice or auto_model_type(self.raster)
         defaults = model_family(model_type).defaults
+        auto_epochs = self.epochs == AUTO_EPOCHS
         return replace(
             self, model_type=model_type,
             balance=defaults.balance if self.balance == AUTO_BALANCE else self.balance,
             derived_features=(defaults.derived_features if self.derived_features == AUTO_DERIVED
-                              else self.derived_features))
+                              else self.derived_features),
+            schedule=defaults.schedule if self.schedule == AUTO_SCHEDULE else self.schedule,
+            epochs=defaults.epochs if auto_epochs else self.epochs,
+            min_steps=max(self.min_steps, defaults.min_steps) if auto_epochs else self.min_steps)
 
     @property
     def family(self) -> ModelFamily:

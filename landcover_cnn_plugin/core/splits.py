@@ -1,15 +1,16 @@
 """Train / validation / test splits without leakage (scikit-learn, imported inside functions).
 
 ``group`` protocol: whole groups (``polygon_id``) go to one part only, with classes kept
-stratified as far as the groups allow (``StratifiedGroupKFold``). Neighbouring pixels of
+stratified by the polygons of each class (:func:`group_folds`). Neighbouring pixels of
 one polygon are nearly copies of each other; a random pixel split puts such near-copies
 in train and test and reports an optimistic accuracy.
 
 ``random`` protocol: a stratified random split of rows; use it only when no group column
 exists, and say that accuracy may be optimistic.
 
-Validation rows (for early stopping) are carved from the training part in the same way;
-the test part is never looked at during training.
+Validation rows (for early stopping) are carved from the training part in the same way, where
+the model's schedule needs them (validation fraction 0: none); the test part is never looked at
+during training.
 
 Of the held-out folds a group split could take, the first that leaves every class some training
 samples (and then holds out the most classes) is taken. :func:`check_split` refuses a split that
@@ -46,6 +47,7 @@ class SplitIndices:
     test_fraction: float = 0.2
     validation_fraction: float = 0.2
     warnings: list[str] = field(default_factory=list)
+    cv_folds: int = 0  # >= 2: the test part is every row, each predicted by the fold that held it out
     groups: np.ndarray | None = None  # group of every row of the table, when it has groups
 
     def counts(self, codes: np.ndarray) -> dict[str, dict[str, int]]:
@@ -73,7 +75,7 @@ class SplitIndices:
         """The model file's ``split`` entry (``groups``: polygons per class and part, with groups)."""
         entry = {"protocol": self.protocol, "group_column": self.group_column,
                  "test_fraction": self.test_fraction, "validation_fraction": self.validation_fraction,
-                 "counts": self.counts(codes)}
+                 "cv_folds": self.cv_folds, "counts": self.counts(codes)}
         groups = self.group_counts(codes)
         return entry | ({"groups": groups} if groups is not None else {})
 
@@ -88,22 +90,20 @@ def holdout_split(labels: np.ndarray, groups: np.ndarray | None, fraction: float
              parameter: str) -> tuple[np.ndarray, np.ndarray]:
     """Split positions ``0..n-1`` into (keep, held out) with about ``fraction`` held out.
 
-    With ``groups``: one fold of a shuffled ``StratifiedGroupKFold`` with ``round(1 / fraction)``
-    folds is held out (whole groups): the first that leaves every class in the kept part and,
-    among those, holds out the most classes (the first fold when none keeps every class);
-    without: a stratified random split (unstratified where a class has a single row).
+    With ``groups``: whole groups, one of ``round(1 / fraction)`` :func:`group_folds` (each holds
+    about ``fraction`` of every class's polygons): the first that leaves every class in the kept
+    part and, among those, holds out the most classes (the first fold when none keeps every class).
+    Without groups: a stratified random split of rows (unstratified where a class has a single
+    row).
     """
     n = len(labels)
     if groups is not None:
-        from sklearn.model_selection import StratifiedGroupKFold
-
         n_groups = len(np.unique(groups))
         n_splits = min(_n_splits(fraction, parameter), n_groups)
         if n_splits < 2:
             raise UserInputError(
                 f"a group split needs at least 2 groups; the samples have {n_groups}.", "GROUP")
-        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        folds = list(splitter.split(np.zeros((n, 1)), labels, groups))
+        folds = list(group_folds(labels, groups, n_splits, seed))
         n_classes = len(np.unique(labels))
 
         def merit(fold: tuple[np.ndarray, np.ndarray]) -> tuple[bool, int]:
@@ -136,7 +136,7 @@ def split_samples(labels: np.ndarray, groups: np.ndarray | None = None, protocol
     test_fraction : float
         Share of rows (of groups, for ``group``) held out for the test part, 0-1.
     validation_fraction : float
-        Share of the *training* part held out for early stopping, 0-1.
+        Share of the *training* part held out for early stopping, 0-1 (0: no validation part).
     seed : int
         Seed of the shuffles: the same inputs and seed give the same split.
 
@@ -153,18 +153,55 @@ def split_samples(labels: np.ndarray, groups: np.ndarray | None = None, protocol
                              "use the random split.", "GROUP")
     use_groups = np.asarray(groups) if protocol == "group" else None
     train_val, test = holdout_split(labels, use_groups, test_fraction, seed, "TEST_FRACTION")
-    inner_groups = use_groups[train_val] if use_groups is not None else None
-    train_pos, val_pos = holdout_split(labels[train_val], inner_groups, validation_fraction, seed + 1,
-                                  "VALIDATION_FRACTION")
-    split = SplitIndices(train=np.sort(train_val[train_pos]).astype(np.int64),
-                         validation=np.sort(train_val[val_pos]).astype(np.int64),
-                         test=np.sort(test).astype(np.int64), protocol=protocol,
-                         group_column=group_column if protocol == "group" else None,
+    train, validation = carve_validation(labels, use_groups, np.sort(train_val).astype(np.int64),
+                                         validation_fraction, seed + 1)
+    split = SplitIndices(train=train, validation=validation, test=np.sort(test).astype(np.int64),
+                         protocol=protocol, group_column=group_column if protocol == "group" else None,
                          test_fraction=test_fraction, validation_fraction=validation_fraction,
                          groups=None if groups is None else np.asarray(groups))
     if protocol == "random":
         split.warnings.append(RANDOM_SPLIT_WARNING)
     return split
+
+
+def carve_validation(labels: np.ndarray, groups: np.ndarray | None, rows: np.ndarray, fraction: float,
+                     seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(training rows, validation rows)`` of ``rows``: about ``fraction`` of them (of their groups)
+    held out for early stopping by :func:`holdout_split`; ``fraction`` 0: no validation rows."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if fraction == 0:
+        return rows, rows[:0]
+    keep, held = holdout_split(labels[rows], groups[rows] if groups is not None else None, fraction, seed,
+                               "VALIDATION_FRACTION")
+    return np.sort(rows[keep]), np.sort(rows[held])
+
+
+def group_folds(labels: np.ndarray, groups: np.ndarray, n_folds: int, seed: int
+                ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield ``(other_rows, fold_rows)`` of ``n_folds`` folds of whole groups, stratified by groups.
+
+    A shuffled ``StratifiedKFold`` over one entry per group (its class: that of its first row), so
+    that each fold holds about ``1 / n_folds`` of every class's polygons. Stratifying pixels instead
+    (``StratifiedGroupKFold``) lets one large polygon fill a class's share: on the Berlin scene a
+    fifth of the polygons then held 1 of 298 pavement polygons. When no class has ``n_folds``
+    polygons, there is nothing to stratify: a shuffled ``KFold`` of the groups.
+    """
+    import warnings
+
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    units, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+    unit_labels = np.asarray(labels)[first]
+    most = np.unique(unit_labels, return_counts=True)[1].max()
+    kind = StratifiedKFold if most >= n_folds else KFold
+    splitter = kind(n_splits=n_folds, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():  # a class of fewer groups than folds: the trainer warns about it
+        warnings.simplefilter("ignore", UserWarning)
+        unit_folds = list(splitter.split(np.zeros((len(units), 1)), unit_labels))
+    inverse = inverse.reshape(-1)
+    for _, held_units in unit_folds:
+        held = np.isin(inverse, held_units)
+        yield np.flatnonzero(~held), np.flatnonzero(held)
 
 
 def _group_ids(groups: np.ndarray) -> np.ndarray:
@@ -226,7 +263,7 @@ def check_split(split: SplitIndices, class_ids: np.ndarray, legend: ClassLegend)
             "cross-validation (CV_FOLDS) instead of one held-out part, or choose the random split "
             "(SPLIT; its accuracy figures are optimistic, since neighbouring pixels of one polygon "
             "land in training and test).", "SPLIT")
-    for part in ("validation", "test"):
+    for part in ("validation", "test") if len(split.validation) else ("test",):
         missing = [i for i in range(legend.n_classes) if i not in present[part]]
         if missing:
             one = len(missing) == 1
@@ -247,19 +284,17 @@ def cross_validation_folds(labels: np.ndarray, groups: np.ndarray | None, protoc
     ----------
     labels : ndarray, shape (n,)
     groups : ndarray, shape (n,), optional
-        With ``protocol="group"``: whole groups per fold (``StratifiedGroupKFold``).
+        With ``protocol="group"``: whole groups per fold (:func:`group_folds`).
     n_folds : int
         Number of folds, >= 2.
     """
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+    from sklearn.model_selection import StratifiedKFold
 
     labels = np.asarray(labels)
     if n_folds < 2:
         raise UserInputError(f"cross-validation needs at least 2 folds (got {n_folds}).", "CV_FOLDS")
-    dummy = np.zeros((len(labels), 1))
     if protocol == "group":
-        splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        yield from splitter.split(dummy, labels, np.asarray(groups))
+        yield from group_folds(labels, np.asarray(groups), n_folds, seed)
     else:
         splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        yield from splitter.split(dummy, labels)
+        yield from splitter.split(np.zeros((len(labels), 1)), labels)

@@ -13,10 +13,10 @@ import contextlib
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import remove_partial_files
+from .environment import ready_python
 
 #: Environment variable naming the worker's interpreter (outside QGIS; the provider setting wins).
 PYTHON_ENVIRONMENT_VARIABLE = "LANDCOVER_CNN_PYTHON"
@@ -34,12 +35,25 @@ TERMINATE_GRACE_S = 3.0
 
 
 class WorkerError(RuntimeError):
-    """The worker failed; ``message`` is meant for the user."""
+    """The worker failed; ``message`` is meant for the user. ``summary``: one short line for a long
+    message (the plugin logs the message once and reports the summary, which QGIS repeats)."""
 
-    def __init__(self, message: str, parameter: str | None = None) -> None:
+    def __init__(self, message: str, parameter: str | None = None, summary: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.parameter = parameter
+        self.summary = summary
+
+
+def _what_is_missing(python: str, message: str) -> str:
+    """'<python> has no module 'x'' from the worker's message, else that it lacks the packages."""
+    module = re.search(r"has no module '([^']+)'", message)
+    if module:
+        return f"{python} has no module '{module[1]}'"
+    engines = re.search(r"has neither (\w+) .*?nor (\w+)", message)  # the check job: no engine at all
+    if engines:
+        return f"{python} has neither {engines[1]} nor {engines[2]}"
+    return f"{python} lacks the worker's packages"
 
 
 class WorkerCanceled(RuntimeError):
@@ -60,33 +74,47 @@ def find_project_venv_python() -> str | None:
     return None
 
 
-def resolve_python(setting_value: str | None = None) -> tuple[str, str]:
+def resolve_python(setting_value: str | None = None,
+                   private_environment: str | os.PathLike | None = None) -> tuple[str, str]:
     """Choose the worker's interpreter.
 
-    Order: the provider setting, the ``LANDCOVER_CNN_PYTHON`` environment variable,
-    the project's ``.venv``, ``python3`` on PATH.
+    Order: the provider setting, the ``LANDCOVER_CNN_PYTHON`` environment variable, the private
+    environment that *Install TensorFlow environment* builds in ``private_environment`` (once
+    complete), the project's ``.venv``, ``python3`` on PATH.
 
     Returns
     -------
     (path, source) : tuple of str
-        The interpreter and where the choice came from (for messages).
+        The interpreter ('' when there is none) and where the choice came from, with the
+        places passed over on the way (for messages).
     """
     if setting_value and setting_value.strip():
         return setting_value.strip(), "the provider setting 'Python interpreter with TensorFlow'"
     env_value = os.environ.get(PYTHON_ENVIRONMENT_VARIABLE, "").strip()
     if env_value:
         return env_value, f"the environment variable {PYTHON_ENVIRONMENT_VARIABLE}"
+    passed_over = [f"no provider setting, no {PYTHON_ENVIRONMENT_VARIABLE}"]
+    private_python = ready_python(private_environment)
+    installed_by = f"the environment made by 'Install TensorFlow environment' in {private_environment}"
+    if private_python:
+        return private_python, installed_by
+    if private_environment:
+        passed_over.append(f"no {installed_by.removeprefix('the ')}")
     venv_python = find_project_venv_python()
     if venv_python:
         return venv_python, "the project's .venv"
-    return shutil.which("python3") or sys.executable, "python3 on PATH"
+    python3 = shutil.which("python3")
+    if python3:
+        return python3, f"python3 on PATH ({'; '.join(passed_over)})"
+    return "", f"nowhere ({'; '.join(passed_over)}; no python3 on PATH)"
 
 
 HOW_TO_CHOOSE = (
-    "Set 'Python interpreter with TensorFlow' under Processing > Options > Providers > "
-    f"Land cover CNN, or the environment variable {PYTHON_ENVIRONMENT_VARIABLE}, to a Python that has "
-    "tensorflow-cpu, keras, scikit-learn, imbalanced-learn, pandas and matplotlib installed "
-    "(make setup builds one in .venv)."
+    "Run 'Install TensorFlow environment' (Processing Toolbox > Land cover CNN > Training): it installs "
+    "TensorFlow and the worker's other packages into an environment of its own in your QGIS profile. "
+    "Or set 'Python interpreter with TensorFlow' under Processing > Options > Providers > Land cover CNN, "
+    f"or the environment variable {PYTHON_ENVIRONMENT_VARIABLE}, to a Python that has the packages of "
+    "requirements-worker.txt."
 )
 
 
@@ -149,10 +177,13 @@ class WorkerProcess:
         WorkerError
             The interpreter is missing, the child reported an error, or it died.
         """
+        if not self.python:
+            raise WorkerError(f"No Python interpreter with TensorFlow was found ({self.python_source}). "
+                              + HOW_TO_CHOOSE, "PYTHON", self._no_tensorflow("no Python was found"))
         if not (os.path.isfile(self.python) or shutil.which(self.python)):
             raise WorkerError(
                 f"The Python interpreter {self.python} (from {self.python_source}) does not exist. "
-                + HOW_TO_CHOOSE, "PYTHON")
+                + HOW_TO_CHOOSE, "PYTHON", self._no_tensorflow(f"{self.python} does not exist"))
         try:
             proc = subprocess.Popen(
                 self.command(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -162,7 +193,8 @@ class WorkerProcess:
         except OSError as exc:
             raise WorkerError(
                 f"Could not start the Python interpreter {self.python} (from {self.python_source}): "
-                f"{exc}. " + HOW_TO_CHOOSE, "PYTHON") from exc
+                f"{exc}. " + HOW_TO_CHOOSE, "PYTHON",
+                self._no_tensorflow(f"{self.python} does not start")) from exc
 
         lines: queue.Queue[tuple[str, str | None]] = queue.Queue()
 
@@ -215,6 +247,10 @@ class WorkerProcess:
             self._close_pipes(proc, threads)
         if error is not None:
             self.cleanup()
+            if error.parameter == "PYTHON":  # the interpreter lacks a package: which one it was, and why
+                advice = "" if HOW_TO_CHOOSE in error.message else f" {HOW_TO_CHOOSE}"
+                raise WorkerError(f"{error.message} It was chosen from {self.python_source}.{advice}",
+                                  "PYTHON", self._no_tensorflow(_what_is_missing(self.python, error.message)))
             raise error
         if returncode != 0 or result is None:
             self.cleanup()
@@ -225,6 +261,16 @@ class WorkerProcess:
                 f"The worker process ({self.python}) {how} before finishing the {self.job} job. "
                 f"Last messages: {tail or '(none)'}")
         return result
+
+    def _no_tensorflow(self, what: str) -> str:
+        """One complete line (what, which interpreter, why, what to do): all that ``qgis_process
+        --json`` shows, and what QGIS repeats after the long explanation."""
+        if self.python:
+            why = f"chosen from {self.python_source}"
+        else:  # "nowhere (no provider setting, ...)": the places tried
+            why = self.python_source.removeprefix("nowhere (").removesuffix(")")
+        return (f"{what} ({why}): run 'Install TensorFlow environment' (Processing Toolbox > Land cover "
+                "CNN > Training).")
 
     @staticmethod
     def _close_pipes(proc: subprocess.Popen, threads: list[threading.Thread]) -> None:
@@ -250,6 +296,10 @@ class WorkerProcess:
     def stop(proc: subprocess.Popen) -> None:
         """Terminate the child's whole process group, then kill it if it lingers."""
         if proc.poll() is not None:
+            return
+        if os.name == "nt":  # no process groups (start_new_session is POSIX only): kill the child
+            proc.kill()
+            proc.wait()
             return
         try:
             os.killpg(proc.pid, signal.SIGTERM)

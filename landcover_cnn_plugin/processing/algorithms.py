@@ -9,6 +9,7 @@ from .classify_image import ClassifyImageAlgorithm
 from .compare_feature_sets import CompareFeatureSetsAlgorithm
 from .export_model import ExportModelAlgorithm
 from .extract_samples import ExtractSamplesAlgorithm
+from .install_environment import InstallEnvironmentAlgorithm
 from .rasterize_polygons import RasterizePolygonsAlgorithm
 from .regular_points import RegularPointsAlgorithm
 from .sample_points import SamplePointsAlgorithm
@@ -23,6 +24,7 @@ ALGORITHM_CLASSES: tuple[type[LandcoverAlgorithm], ...] = (
     RegularPointsAlgorithm,
     SamplePointsAlgorithm,
     ExtractSamplesAlgorithm,
+    InstallEnvironmentAlgorithm,
     CheckEnvironmentAlgorithm,
     TrainModelAlgorithm,
     CompareFeatureSetsAlgorithm,

@@ -27,7 +27,7 @@ from ..core.errors import JobCanceled, UserInputError
 from ..core.worker_process import WorkerCanceled, WorkerError, WorkerProcess, resolve_python
 from ..resources import resource_path
 from .checks import number_range_problem
-from .provider_settings import python_setting
+from .provider_settings import private_environment_dir, python_setting
 
 #: Metadata key marking a product output (:meth:`LandcoverAlgorithm.add_product_output`).
 PRODUCT_KEY = "landcovercnn_product"
@@ -205,14 +205,15 @@ class LandcoverAlgorithm(QgsProcessingAlgorithm):
         raise NotImplementedError
 
     def run_worker(self, job: str, args: Sequence[str], feedback: QgsProcessingFeedback,
-                   outputs: Sequence[str] = ()) -> dict[str, Any]:
+                   outputs: Sequence[str] = (), python: tuple[str, str] | None = None) -> dict[str, Any]:
         """Run a worker job in a child process, streaming progress and log to ``feedback``.
 
         A failed job becomes a :class:`QgsProcessingException` carrying the worker's message;
         a canceled one (``WorkerCanceled``, handled by :meth:`processAlgorithm`) leaves no
-        partial file of ``outputs``.
+        partial file of ``outputs``. ``python``: (interpreter, where it comes from), instead of
+        the one ``resolve_python`` chooses.
         """
-        python, source = resolve_python(python_setting())
+        python, source = python or resolve_python(python_setting(), private_environment_dir())
         feedback.pushDebugInfo(f"Worker interpreter: {python} (from {source})")
         worker = WorkerProcess(job, list(args), python, outputs=list(outputs), python_source=source)
 
@@ -226,4 +227,7 @@ class LandcoverAlgorithm(QgsProcessingAlgorithm):
             return worker.run(feedback.setProgress, on_log, feedback.isCanceled)
         except WorkerError as exc:
             text = f"{exc.parameter}: {exc.message}" if exc.parameter else exc.message
+            if exc.summary:  # a long explanation once, as a warning; QGIS repeats the exception's text
+                feedback.pushWarning(text)
+                text = f"{exc.parameter}: {exc.summary}" if exc.parameter else exc.summary
             raise QgsProcessingException(text) from None

@@ -19,9 +19,12 @@ class CheckEnvironmentAlgorithm(LandcoverAlgorithm):
         "of Python, TensorFlow, Keras, ONNX Runtime, scikit-learn and NumPy, and the devices (CPU, "
         "GPU).\n\n"
         "TensorFlow never runs inside QGIS itself. The interpreter is taken from Processing > "
-        "Options > Providers > Land cover CNN > 'Python interpreter with TensorFlow', else from "
-        "the environment variable LANDCOVER_CNN_PYTHON, else from the .venv made by 'make setup', "
-        "else python3. Run this first when training or classification fails to start."
+        "Options > Providers > Land cover CNN > 'Python interpreter with TensorFlow' (which "
+        "'Install TensorFlow environment' sets), else from the environment variable "
+        "LANDCOVER_CNN_PYTHON, else from the environment 'Install TensorFlow environment' builds in "
+        "the QGIS profile, else from the .venv made by 'make setup', else python3. Run this first "
+        "when training or classification fails to start; without TensorFlow, run 'Install "
+        "TensorFlow environment'."
     )
     OUTPUTS = {
         "PYTHON_EXECUTABLE": "Python interpreter",

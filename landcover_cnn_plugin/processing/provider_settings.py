@@ -3,11 +3,17 @@
 One setting: the Python interpreter that runs the worker (TensorFlow). Its key is spelled like
 the environment variable that plays the same part outside QGIS
 (``core.worker_process.PYTHON_ENVIRONMENT_VARIABLE``); the provider setting wins over it.
+*Install TensorFlow environment* stores its environment's interpreter here; that environment lives
+in the QGIS profile folder (:func:`private_environment_dir`).
 """
 
 from __future__ import annotations
 
-from qgis.core import QgsSettings
+from pathlib import Path
+
+from qgis.core import QgsApplication, QgsSettings
+
+from ..core.environment import environment_dir
 
 #: Key of the interpreter setting in Processing's configuration.
 PYTHON_SETTING_KEY = "LANDCOVER_CNN_PYTHON"
@@ -41,6 +47,19 @@ def python_setting() -> str:
         return ProcessingConfig.getSetting(PYTHON_SETTING_KEY) or ""
     except Exception:  # the Processing plugin is not loaded (bare QgsApplication)
         return ""
+
+
+def set_python_setting(python: str) -> None:
+    """Store the worker's interpreter as the provider setting (kept in the QGIS profile)."""
+    from processing.core.ProcessingConfig import ProcessingConfig
+
+    ProcessingConfig.setSettingValue(PYTHON_SETTING_KEY, python)
+
+
+def private_environment_dir() -> Path:
+    """Where *Install TensorFlow environment* builds the worker's environment: the QGIS profile
+    folder's ``landcover_cnn/venv``."""
+    return environment_dir(QgsApplication.qgisSettingsDirPath())
 
 
 def _move_old_setting() -> None:

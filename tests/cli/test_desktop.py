@@ -1,16 +1,20 @@
-"""The real QGIS Desktop: the plugin zip installed into a fresh profile, started under Xvfb.
+"""The real QGIS Desktop, as a new user meets it: the plugin zip installed into a fresh profile
+(its folder's name has spaces and letters outside ASCII), no interpreter set, started under Xvfb.
 
 scripts/desktop_screenshot.py does what a user does (Install from ZIP, enable, start QGIS) and
-runs scripts/desktop_probe.py inside QGIS; this test checks what the probe saw in that run:
-the plugin active from the profile folder, the provider and its algorithms in the Processing
-registry, the Check TensorFlow environment run through the provider setting, classifyimage run
-and its map loaded with the paletted class style, a dialog opened, screenshots, a clean unload
-and a clean exit.
+runs scripts/desktop_probe.py inside QGIS; this test checks what the probe saw in that run: the
+plugin active from the profile folder, the provider and its algorithms; the message bar saying
+once that no Python with TensorFlow was found, its button opening *Install TensorFlow
+environment*, that dialog installing the environment from the wheel folder ``make setup`` fills
+(no index), in a background task; then *Check TensorFlow environment*, *Train land cover model*
+and *Classify image* on the sample data, the map loaded with the paletted class style;
+the plugin started again without the message; a dialog, screenshots, a clean unload and exit.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import zipfile
@@ -19,35 +23,39 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal
-from reliability import VENV_PYTHON, small_model
+from reliability import small_samples_csv
 
+from landcover_cnn_plugin.core.environment import read_pins, requirements_path
 from landcover_cnn_plugin.core.model_file import read_model_metadata
 from lcnn_testing import ROOT, reference_stack
 
 gdal.UseExceptions()
 PLUGIN_ZIP = ROOT / "dist" / "landcover_cnn_plugin.zip"
+WHEELHOUSE = ROOT / "build" / "wheelhouse"  # filled by make setup (pip download)
 EXPECTED_ALGORITHMS = {
-    "checkenvironment", "stackrasters", "rasterizepolygons", "regularpoints", "samplepoints",
-    "extractsamples", "trainmodel", "comparefeaturesets", "exportmodel", "classifyimage", "assessaccuracy",
+    "installenvironment", "checkenvironment", "stackrasters", "rasterizepolygons", "regularpoints",
+    "samplepoints", "extractsamples", "trainmodel", "comparefeaturesets", "exportmodel", "classifyimage",
+    "assessaccuracy",
     "stratifiedpoints", "suggestpoints"}
 
 
 @pytest.fixture(scope="module")
 def desktop_run(tmp_path_factory) -> dict:
     workdir = tmp_path_factory.mktemp("desktop")
-    model = small_model()
     command = [sys.executable, str(ROOT / "scripts" / "desktop_screenshot.py"), "--workdir", str(workdir),
-               "--screenshot", "", "--python", VENV_PYTHON,
-               "--run-algorithm", "landcovercnn:checkenvironment",
-               "--classify-raster", str(reference_stack()), "--classify-model", str(model),
-               "--timeout", "400"]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=460)
+               "--screenshot", "", "--wheels", str(WHEELHOUSE), "--train-samples", str(small_samples_csv()),
+               "--classify-raster", str(reference_stack()), "--dialog", "landcovercnn:checkenvironment",
+               "--timeout", "1500"]
+    # pip sees the wheel folder only: no configuration file, no extra find-links of this machine
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PIP_")}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=1600, env=env)
     summary = json.loads((workdir / "run.json").read_text())
     findings_path = Path(summary["findings"])
     findings = json.loads(findings_path.read_text()) if findings_path.exists() else {}
     qgis_output = Path(summary["output"]).read_text(encoding="utf-8", errors="replace")
     return {"proc": proc, "summary": summary, "findings": findings, "qgis_output": qgis_output,
-            "model": model, "workdir": workdir}
+            "workdir": workdir}
 
 
 def _context(run: dict) -> str:
@@ -79,6 +87,8 @@ def test_zip_installs_where_qgis_installer_puts_it(desktop_run):
     assert metadata[0] == "landcover_cnn_plugin/metadata.txt"
     plugin_dir = Path(desktop_run["summary"]["plugin_dir"])
     assert plugin_dir.parts[-5:] == ("profiles", "default", "python", "plugins", "landcover_cnn_plugin")
+    profiles = Path(desktop_run["summary"]["profiles_root"]).name
+    assert " " in profiles and not profiles.isascii()
     assert (plugin_dir / "metadata.txt").is_file() and (plugin_dir / "__init__.py").is_file()
     # QGIS rewrote the profile's QGIS3.ini on exit: the plugin is still enabled there.
     plugins = _ini_section(Path(desktop_run["summary"]["ini"]), "PythonPlugins")
@@ -98,8 +108,9 @@ def test_qgis_desktop_exits_cleanly_without_python_errors(desktop_run):
     our_messages = [m for m in run["findings"]["log_messages"]
                     if m["tag"] == "Python error" or "landcover_cnn_plugin" in m["message"]]
     assert our_messages == [], our_messages
-    assert run["findings"]["message_bar_at_start"] == []
-    assert run["findings"]["message_bar_at_end"] == []
+    # at the end only QGIS's own note that the installer's background task completed
+    at_end = run["findings"]["message_bar_at_end"]
+    assert [text for text in at_end if not text.startswith("Task complete")] == [], at_end
 
 
 @pytest.mark.slow
@@ -119,11 +130,44 @@ def test_plugin_active_from_the_profile_and_provider_registered(desktop_run):
 
 
 @pytest.mark.slow
-def test_worker_runs_from_desktop_with_the_provider_setting(desktop_run):
-    result = desktop_run["findings"]["run_result"]
-    assert result["PYTHON_EXECUTABLE"] == VENV_PYTHON
-    assert result["TENSORFLOW_VERSION"].startswith("2.")
-    assert "CPU" in result["DEVICES"]
+def test_without_tensorflow_the_message_bar_says_so_once_with_the_installer_button(desktop_run):
+    findings = desktop_run["findings"]
+    notices = findings["notices"]
+    assert len(notices) == 1, _context(desktop_run)
+    assert "no TensorFlow" in notices[0]["text"] and "/usr/bin/python3" in notices[0]["text"]
+    assert "python3 on PATH" in notices[0]["text"]  # why that interpreter
+    assert notices[0]["buttons"] == ["Install TensorFlow environment"]
+    assert findings["installer_dialogs"] == 1  # the button opened the installer's dialog
+    assert findings["install"]["notices_after"] == 0  # and took the message away
+    assert findings["reloaded"] is True and findings["notices_after_restart"] == []  # TensorFlow found now
+
+
+@pytest.mark.slow
+def test_installer_dialog_installs_the_environment_into_the_profile(desktop_run):
+    install = desktop_run["findings"]["install"]
+    assert install["ok"] is True, _context(desktop_run)
+    environment = (Path(desktop_run["summary"]["profiles_root"]) / "profiles" / "default" / "landcover_cnn"
+                   / "venv")
+    assert install["results"]["PYTHON"] == str(environment / "bin" / "python")
+    pins = {pin.name: pin.version for pin in read_pins(requirements_path())}
+    assert install["results"]["TENSORFLOW_VERSION"] == pins["tensorflow-cpu"]
+    assert install["setting_after"] == install["results"]["PYTHON"]
+    assert install["progress"] == 100
+    log = install["log"]
+    assert f"from the wheel folder {WHEELHOUSE}" in log and "--no-index" in log
+    assert "Installed tensorflow-cpu" in log and "Traceback" not in log
+
+
+@pytest.mark.slow
+def test_check_and_training_run_in_desktop_with_the_installed_environment(desktop_run):
+    runs = desktop_run["findings"]["runs"]
+    python = desktop_run["findings"]["install"]["results"]["PYTHON"]
+    assert runs["check"]["PYTHON_EXECUTABLE"] == python, _context(desktop_run)
+    assert "CPU" in runs["check"]["DEVICES"]
+    model = Path(runs["train"]["OUTPUT_MODEL"])
+    assert model.is_file() and Path(runs["train"]["OUTPUT_REPORT"]).is_file()
+    assert 0 < runs["train"]["OVERALL_ACCURACY"] <= 1
+    assert read_model_metadata(model)["versions"]["tensorflow"] == runs["check"]["TENSORFLOW_VERSION"]
 
 
 @pytest.mark.slow
@@ -133,7 +177,7 @@ def test_classified_map_loads_with_paletted_class_style(desktop_run):
     assert layer is not None, _context(desktop_run)
     assert layer["valid"] is True
     assert layer["renderer_type"] == "paletted"
-    legend = read_model_metadata(desktop_run["model"])["legend"]
+    legend = read_model_metadata(findings["runs"]["train"]["OUTPUT_MODEL"])["legend"]
     assert [c["value"] for c in layer["classes"]] == legend["codes"]
     assert [c["label"] for c in layer["classes"]] == legend["names"]
     assert [c["color"].lower() for c in layer["classes"]] == [c.lower() for c in legend["colors"]]
@@ -146,7 +190,8 @@ def test_dialog_opens_and_screenshots_show_pixels(desktop_run):
     findings = desktop_run["findings"]
     assert findings["dialog_created"] and findings["dialog_visible"]
     assert findings["dialog_title"] == "Check TensorFlow environment"
-    for key in ("main_window_png", "dialog_png", "screen_png"):
+    for key in ("main_window_png", "map_window_png", "dialog_png", "screen_png", "installer_png",
+                "canvas_png"):
         shot = findings[key]
         assert shot["saved"], key
         pixels = _png_pixels(shot["path"])

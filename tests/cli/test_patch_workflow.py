@@ -1,8 +1,8 @@
-"""patch_cnn through the real qgis_process.bin: the default model once the stack is given.
+"""patch_cnn through the real qgis_process.bin: what "Automatic" trains with the stack and no time to compare.
 
-trainmodel with RASTER and the "Automatic" model trains patch_cnn (patches cut from the stack at
-the samples' X, Y); classifyimage runs it fully convolutionally block by block with the halo from
-the model file.
+trainmodel with RASTER, the "Automatic" model and CHOICE_MINUTES 0 trains patch_cnn (patches cut
+from the stack at the samples' X, Y); classifyimage runs it fully convolutionally block by block
+with the halo from the model file.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def test_default_model_with_raster_is_patch_cnn_and_classifies(qgis_process, tmp
     model, report = tmp_path / "patch.lcnn", tmp_path / "patch.html"
     trained = qgis_process.run("landcovercnn:trainmodel", {
         "INPUT": reference_samples_subset_csv(6), "RASTER": reference_stack(), "PATCH_SIZE": 5,
-        "EPOCHS": 2, "PATIENCE": 2, "BATCH_SIZE": 256, "OUTPUT_MODEL": model, "OUTPUT_REPORT": report})
+        "EPOCHS": 2, "CHOICE_MINUTES": 0, "OUTPUT_MODEL": model, "OUTPUT_REPORT": report})
     assert trained.returncode == 0, trained.text
     metadata = read_model_metadata(model)
     assert metadata["model_type"] == "patch_cnn" and metadata["patch_size"] == 5

@@ -95,7 +95,7 @@ def test_interpreter_without_tensorflow_gives_clear_message():
     bare_python = "/usr/bin/python3"  # Debian's Python: numpy from apt, no TensorFlow
     probe = subprocess.run([bare_python, "-c", "import tensorflow"], capture_output=True)
     assert probe.returncode != 0, "precondition: /usr/bin/python3 must lack TensorFlow"
-    worker = WorkerProcess("check", [], bare_python)
+    worker = WorkerProcess("check", [], bare_python, python_source="python3 on PATH (no provider setting)")
     with pytest.raises(WorkerError) as info:
         worker.run(*Recorder().callbacks())
     message = info.value.message
@@ -103,6 +103,28 @@ def test_interpreter_without_tensorflow_gives_clear_message():
     assert bare_python in message or os.path.realpath(bare_python) in message
     assert "tensorflow" in message
     assert "Python interpreter with TensorFlow" in message and "LANDCOVER_CNN_PYTHON" in message
+    # the one line QGIS repeats: what, which, why, what to do
+    assert info.value.summary == (
+        f"{bare_python} has neither tensorflow nor onnxruntime (chosen from python3 on PATH (no provider "
+        "setting)): "
+        "run 'Install TensorFlow environment' (Processing Toolbox > Land cover CNN > Training).")
+
+
+def test_no_interpreter_anywhere_says_where_it_looked(monkeypatch, tmp_path):
+    from landcover_cnn_plugin.core import worker_process
+
+    monkeypatch.delenv(worker_process.PYTHON_ENVIRONMENT_VARIABLE, raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no python3 on it
+    monkeypatch.setattr(worker_process, "find_project_venv_python", lambda: None)  # a user's plugin folder
+    python, source = worker_process.resolve_python("", tmp_path / "venv")
+    worker = WorkerProcess("check", [], python, python_source=source)
+    with pytest.raises(WorkerError) as info:
+        worker.run(*Recorder().callbacks())
+    assert info.value.parameter == "PYTHON"
+    assert info.value.summary == (
+        "no Python was found (no provider setting, no LANDCOVER_CNN_PYTHON; no environment made by "
+        f"'Install TensorFlow environment' in {tmp_path / 'venv'}; no python3 on PATH): run 'Install "
+        "TensorFlow environment' (Processing Toolbox > Land cover CNN > Training).")
 
 
 def test_worker_command_line_help_lists_jobs():

@@ -186,7 +186,6 @@ def test_engine_choice(requested, problem, installed, expected):
     (TENSORFLOW, None, ONLY_ONNXRUNTIME, ("pip install tensorflow", "choose ENGINE onnxruntime")),
     (ONNXRUNTIME, "has format version 2", BOTH, ("m.lcnn has format version 2", "ENGINE tensorflow")),
     (AUTO_ENGINE, "has format version 2", ONLY_ONNXRUNTIME, ("format version 2", "train the model again")),
-    (AUTO_ENGINE, None, {}, ("neither TensorFlow nor ONNX Runtime", "install onnxruntime")),
 ])
 def test_engine_refusals_name_engine_and_what_to_do(requested, problem, installed, words):
     with pytest.raises(UserInputError) as info:
@@ -194,3 +193,12 @@ def test_engine_refusals_name_engine_and_what_to_do(requested, problem, installe
     assert info.value.parameter == "ENGINE"
     for word in words:
         assert word in info.value.message
+
+
+def test_no_engine_at_all_is_the_interpreters_fault_not_engines():
+    """The worker reports it as PYTHON: the plugin adds which interpreter, why, and the installer."""
+    from landcover_cnn_plugin.core.errors import MissingDependencyError
+
+    with pytest.raises(MissingDependencyError) as info:
+        choose_engine(AUTO_ENGINE, None, "m.lcnn", {})
+    assert "has neither tensorflow" in str(info.value) and "nor onnxruntime" in str(info.value)

@@ -49,7 +49,8 @@ def fitted(request, trained_family):
 
 def test_trained_saved_and_loaded_model_predicts_as_in_training(fitted):
     family, trainer, loaded = fitted
-    assert loaded.family is family and trainer.family_ is family and trainer.epochs_run_ == 1
+    assert loaded.family is family and trainer.family_ is family
+    assert trainer.epochs_run_ == len(trainer.history_.get("loss", [])) <= 1  # a forest has no epochs
     assert loaded.halo == (PATCH_SIZE // 2 if family.uses_patches else 0)
     assert loaded.metadata["training"]["label_smoothing"] == family.defaults.label_smoothing
     assert family.defaults.balance == trainer.settings_.balance  # "auto" resolved to the family's

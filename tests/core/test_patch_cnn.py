@@ -223,7 +223,7 @@ def test_example_patches_picture(trained):
 
 
 def test_training_report_shows_patch_size_and_examples(trained, tmp_path):
-    from landcover_cnn_plugin.core.report import write_training_report
+    from landcover_cnn_plugin.core.training_report import write_training_report
 
     trainer, loaded = trained
     png = trainer.example_figure()

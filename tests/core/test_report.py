@@ -9,12 +9,9 @@ from pathlib import Path
 import pytest
 
 from landcover_cnn_plugin.core.model_file import read_model_metadata
-from landcover_cnn_plugin.core.report import (
-    write_accuracy_report,
-    write_comparison_report,
-    write_training_report,
-)
+from landcover_cnn_plugin.core.report import write_accuracy_report
 from landcover_cnn_plugin.core.splits import RANDOM_SPLIT_WARNING
+from landcover_cnn_plugin.core.training_report import write_comparison_report, write_training_report
 from lcnn_testing import small_model_file
 
 

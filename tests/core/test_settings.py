@@ -14,6 +14,7 @@ from landcover_cnn_plugin.core.errors import UserInputError
 from landcover_cnn_plugin.core.indices import DERIVED_FEATURES
 from landcover_cnn_plugin.core.jobs import compare, train
 from landcover_cnn_plugin.core.models import DEFAULT_MODEL, FAMILIES, MODEL_CHOICES
+from landcover_cnn_plugin.core.models.base import SCHEDULES
 from landcover_cnn_plugin.core.settings import TrainingSettings, training_options
 from lcnn_testing import ROOT
 
@@ -31,14 +32,28 @@ def test_auto_model_needs_the_raster_for_patches(raster, expected):
 
 
 @pytest.mark.parametrize("name", list(FAMILIES))
-def test_auto_balance_and_derived_inputs_are_each_familys_defaults(name):
+def test_auto_settings_are_each_familys_defaults(name):
     defaults = FAMILIES[name].defaults
     assert defaults.balance in BALANCE_METHODS and defaults.derived_features in DERIVED_FEATURES
+    assert defaults.schedule in SCHEDULES
     resolved = TrainingSettings(model_type=name).resolved()
-    assert (resolved.balance, resolved.derived_features) == (defaults.balance, defaults.derived_features)
-    chosen = TrainingSettings(model_type=name, balance="to_n", derived_features="normalized_differences")
-    assert chosen.resolved() == chosen  # nothing left to resolve
+    assert (resolved.balance, resolved.derived_features, resolved.schedule, resolved.epochs,
+            resolved.min_steps) == (defaults.balance, defaults.derived_features, defaults.schedule,
+                                    defaults.epochs, defaults.min_steps)
+    chosen = TrainingSettings(model_type=name, balance="to_n", derived_features="normalized_differences",
+                              schedule="early_stopping", epochs=7)
+    assert chosen.resolved() == chosen  # nothing left to resolve: given epochs get no minimum of steps
     assert TrainingSettings(model_type="patch_cnn").resolved().balance == "none"
+
+
+def test_auto_compares_the_candidates_and_takes_the_choice():
+    assert TrainingSettings().candidates() == ("pixel_mlp", "random_forest")
+    with_stack = TrainingSettings(raster="stack.tif")
+    assert with_stack.candidates() == ("pixel_mlp", "random_forest", "patch_cnn")  # cheapest first
+    assert with_stack.resolved("random_forest").model_type == "random_forest"
+    assert TrainingSettings(model_type="study_mlp").candidates() == ("study_mlp",)
+    with pytest.raises(ValueError, match="patch_cnn"):
+        TrainingSettings().resolved("patch_cnn")  # patches need the stack
 
 
 def test_train_job_options_are_the_settings_with_their_defaults(tmp_path):
@@ -61,7 +76,10 @@ def test_train_job_options_are_the_settings_with_their_defaults(tmp_path):
 
 @pytest.mark.parametrize(("change", "parameter", "words"), [
     ({"patience": 0}, "PATIENCE", "at least 1"),  # Keras stops alike for patience 0 and 1
-    ({"epochs": 0}, "EPOCHS", "at least 1"),
+    ({"epochs": -1}, "EPOCHS", "at least 0"),  # 0: the model's benchmarked number
+    ({"cv_folds": 21}, "CV_FOLDS", "at most 20"),
+    ({"choice_minutes": -1.0}, "CHOICE_MINUTES", "at least 0"),
+    ({"schedule": "plateau"}, "SCHEDULE", "early_stopping"),
     ({"test_fraction": 0.9}, "TEST_FRACTION", "at most 0.5"),
     ({"learning_rate": 0.0}, "LEARNING_RATE", "above 0"),
     ({"cv_folds": 1}, "CV_FOLDS", "at least 2 folds"),
@@ -82,6 +100,7 @@ def test_choices_keep_the_indices_saved_workflows_store():
     assert options["model_type"].choices == MODEL_CHOICES
     assert options["balance"].choices == ("none", "class_weights", "to_n", "smote", "auto")
     assert options["derived_features"].choices == ("auto", "none", "normalized_differences")
+    assert options["schedule"].choices == ("auto", "cosine", "early_stopping")
     for spec in training_options():
         assert len(spec.option.choices) == len(spec.option.choice_labels)
         if spec.option.choices:

@@ -30,6 +30,7 @@ from landcover_cnn_plugin.core.training import LandcoverTrainer
 from lcnn_testing import (
     BERLIN_CLASSES,
     STUDY_BANDS,
+    RecordingReporter,
     berlin_dir,
     reference_samples_frame,
     reference_stack,
@@ -38,17 +39,6 @@ from lcnn_testing import (
 gdal.UseExceptions()
 OSM_NAMES = {7201: "forest", 7203: "residential", 7205: "farm", 7208: "meadow", 7217: "scrub",
              7218: "grass", 8200: "water", 8221: "wetland"}
-
-
-class RecordingReporter:
-    def __init__(self) -> None:
-        self.logs: list[str] = []
-
-    def progress(self, percent: float) -> None:
-        pass
-
-    def log(self, message: str) -> None:
-        self.logs.append(message)
 
 
 # --- The Berlin class-wise layer: one MultiPolygon feature per class ----------------------------

@@ -40,7 +40,9 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     write_table(args.output_table, rows)
     reporter.log(format_table(rows))
     if args.report:
-        from ..report import write_comparison_report
+        from ..training_report import write_comparison_report
 
-        write_comparison_report(args.report, rows, {"samples": args.samples, **settings.resolved().to_dict()})
+        info = {"samples": args.samples, "model_type": rows[0]["model_type"],
+                **{k: v for k, v in settings.to_dict().items() if k != "model_type"}}
+        write_comparison_report(args.report, rows, info)
     return {"output_table": args.output_table, "report": args.report, "rows": rows}

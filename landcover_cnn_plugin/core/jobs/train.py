@@ -11,7 +11,8 @@ from ..settings import add_arguments as add_training_arguments
 
 NAME = "train"
 HELP = ("Train a land-cover model on a samples CSV (one row per labelled pixel) and write a model "
-        "file (.lcnn), with accuracy measured on a held-out test part split by polygon.")
+        "file (.lcnn), with accuracy measured on polygons held out of training (a test part, or every "
+        "polygon once by cross-validation) and its 95 %% interval.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,10 +48,11 @@ def run(args: argparse.Namespace, reporter) -> dict[str, Any]:
     reporter.log(f"Model written to {args.model}")
     if args.metrics:
         write_json(args.metrics, {**trainer.metrics_, "split_protocol": trainer.split_.protocol,
-                                  "model_type": trainer.family_.name,
-                                  "cross_validation": trainer.cv_results_})
+                                  "model_type": trainer.family_.name, "warnings": trainer.warnings_,
+                                  "cross_validation": trainer.cv_results_,
+                                  "model_choice": trainer.choice_.to_dict() if trainer.choice_ else None})
     if args.report:
-        from ..report import write_training_report
+        from ..training_report import write_training_report
 
         write_training_report(args.report, read_model_metadata(args.model),
                               example_patches_png=trainer.example_figure())

@@ -9,31 +9,37 @@ imports Keras inside its methods.
 
 from __future__ import annotations
 
-import importlib
 import pkgutil
+import sys
 
 from ..errors import UserInputError
 from .base import ModelFamily
 
-#: "auto" (the default of training): :data:`DEFAULT_PATCH_MODEL` when the stack raster is given,
-#: else :data:`DEFAULT_MODEL`. patch_cnn won benchmarks/bench_patch_cnn.py on the grouped fold
-#: against every per-pixel model on all three figures (k=7, no balancing, label smoothing, mixup:
-#: 0.676 / 0.582 / 0.537; the best per-pixel figures 0.622 / 0.506 / 0.492, each from another
-#: model), but it needs the raster to cut patches from.
+#: "auto" (the default of training): the best of :func:`auto_candidates` in a polygon-grouped
+#: cross-validation on the user's samples (``core.model_choice``); without time to compare,
+#: :func:`auto_model_type`.
 AUTO_MODEL = "auto"
 #: Position of "auto" among the choices (after the first three families, where saved workflows
 #: expect it).
 AUTO_POSITION = 3
-#: The per-pixel default (see ``spectral_cnn``), chosen where no stack raster is given.
-DEFAULT_MODEL = "spectral_cnn"
+#: The per-pixel default (see ``pixel_mlp``) and the patch default, what "auto" trains without a
+#: comparison (see ``benchmarks/bench_folds.py``).
+DEFAULT_MODEL = "pixel_mlp"
 DEFAULT_PATCH_MODEL = "patch_cnn"
+#: What "auto" trains when the samples hold too few polygons to compare models (``core.model_choice``).
+SMALL_DATA_MODEL = "random_forest"
 
 
 def _discover() -> dict[str, ModelFamily]:
     """The ``FAMILY`` of every module of this package, ordered by position."""
     found: list[ModelFamily] = []
     for module_info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
+        name = f"{__name__}.{module_info.name}"
+        # __import__, not importlib.import_module: QGIS records a plugin's modules through its
+        # __import__ hook and unloads exactly those when the plugin is reloaded or updated; a
+        # module it missed would survive with the old ModelFamily class and fail the check below.
+        __import__(name)
+        module = sys.modules[name]
         family = getattr(module, "FAMILY", None)
         if isinstance(family, ModelFamily):
             found.append(family)
@@ -68,5 +74,13 @@ def family(name: str) -> ModelFamily:
 
 
 def auto_model_type(raster: str | None) -> str:
-    """What "auto" means: the patch model when the stack raster is given, else the per-pixel default."""
+    """What "auto" trains without a comparison: the patch model when the stack raster is given, else
+    the per-pixel default."""
     return DEFAULT_PATCH_MODEL if raster else DEFAULT_MODEL
+
+
+def auto_candidates(raster: str | None) -> tuple[str, ...]:
+    """The model types the automatic choice compares: every family marked ``auto_candidate``, patch
+    families only when the stack raster is given; per-pixel ones first (the cheaper), by position."""
+    chosen = [f for f in FAMILIES.values() if f.auto_candidate and (raster or not f.uses_patches)]
+    return tuple(f.name for f in sorted(chosen, key=lambda f: (f.uses_patches, f.position)))

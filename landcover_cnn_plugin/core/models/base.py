@@ -32,6 +32,13 @@ from ..errors import UserInputError
 from ..indices import NO_DERIVED
 from ..progress import Reporter
 
+#: Training schedules of the networks. ``cosine``: every training polygon is fitted (no validation
+#: part) for a fixed number of epochs while the learning rate decays along a cosine to 1/100 of its
+#: start. ``early_stopping``: whole polygons of the training part are held out as a validation
+#: part, and training stops when its loss has not improved for ``patience`` epochs.
+SCHEDULES = ("cosine", "early_stopping")
+#: The training default: each family's benchmarked schedule (``FamilyDefaults.schedule``).
+AUTO_SCHEDULE = "auto"
 #: Member of the model file (format 3) holding the prediction graph as ONNX, unless the family's
 #: network is itself an ONNX graph (:attr:`ModelFamily.network_is_onnx`): then that member is the graph.
 ONNX_MEMBER = "model.onnx"
@@ -60,12 +67,23 @@ class FamilyDefaults:
     mixup_alpha : float
         Mixup (``core.mixup``; Zhang et al. 2018): train on Beta(alpha, alpha) mixes of pairs of
         training samples and their targets; 0 = off.
+    schedule : str
+        Training schedule that "auto" picks (:data:`SCHEDULES`).
+    epochs : int
+        Epochs that "auto" (0) picks: the length of the cosine schedule, or the most epochs
+        early stopping may run.
+    min_steps : int
+        With "auto" epochs, at least this many gradient steps: a small training set gets more
+        epochs, so that a network sees as many batches on 2,000 pixels as on 70,000.
     """
 
     balance: str = DEFAULT_BALANCE
     derived_features: str = NO_DERIVED
     label_smoothing: float = 0.0
     mixup_alpha: float = 0.0
+    schedule: str = "cosine"
+    epochs: int = 30
+    min_steps: int = 2000
 
 
 class InputProvider(Protocol):
@@ -95,7 +113,8 @@ class TrainingData:
     x_train, x_validation : numpy.ndarray
         float32 ``(n, *input_shape)`` from :meth:`InputProvider.inputs` (or SMOTE rows).
     y_train, y_validation : numpy.ndarray
-        int ``(n,)`` class ids.
+        int ``(n,)`` class ids. The validation part is empty unless the family
+        :meth:`ModelFamily.needs_validation`.
     class_weight : dict[int, float] or None
         Loss weight per class id (``balance="class_weights"``).
     n_classes : int
@@ -138,7 +157,8 @@ class FittedNetwork:
     history : dict[str, list[float]]
         Per-epoch figures (``loss``, ``accuracy``, ``val_loss``, ``val_accuracy``).
     epochs_run, best_epoch : int
-        Epochs trained; the epoch whose weights were kept (1-based).
+        Epochs trained; the epoch whose weights were kept (1-based; the last one without early
+        stopping).
     fit_seconds : float
     """
 
@@ -193,6 +213,9 @@ class ModelFamily(ABC):
     uses_patches: ClassVar[bool]
     #: Name of the network's file inside the model file (e.g. "model.keras").
     network_member: ClassVar[str]
+    #: Among the models the automatic choice compares (``core.model_choice``); patch families only
+    #: where the stack raster is given.
+    auto_candidate: ClassVar[bool] = False
 
     def __repr__(self) -> str:
         return f"<model family {self.name!r}>"
@@ -213,6 +236,10 @@ class ModelFamily(ABC):
     def settings_problem(self, settings: Any) -> UserInputError | None:
         """Why this family cannot train with ``settings`` (naming the parameter), or None."""
         return None
+
+    def needs_validation(self, settings: Any) -> bool:
+        """Whether :meth:`fit` watches a validation part carved from the training polygons."""
+        return False
 
     @abstractmethod
     def input_provider(self, table: Any, settings: Any) -> InputProvider:
