@@ -11,8 +11,12 @@ export QGIS_PLUGINPATH="${QGIS_PLUGINPATH:-$root/build/plugins}"
 export QGIS_CUSTOM_CONFIG_PATH="${QGIS_CUSTOM_CONFIG_PATH:-$root/build/qgis-config}"
 mkdir -p "$QGIS_CUSTOM_CONFIG_PATH"
 marker="$QGIS_CUSTOM_CONFIG_PATH/.landcover_cnn_plugin_enabled"
+# The marker only once the plugin is enabled (a call before `make package` must not stop later
+# calls from enabling it); enabling an enabled plugin exits 1, hence the check of the list.
 if [ ! -e "$marker" ]; then
-  qgis_process.bin plugins enable landcover_cnn_plugin >/dev/null 2>&1 || true
-  touch "$marker"
+  if qgis_process.bin plugins enable landcover_cnn_plugin >/dev/null 2>&1 \
+      || qgis_process.bin plugins 2>/dev/null | grep -q '^\* landcover_cnn_plugin$'; then
+    touch "$marker"
+  fi
 fi
 exec qgis_process.bin "$@"

@@ -156,7 +156,7 @@ CASES = [
     # 13. worker interpreter missing, or without TensorFlow
     BadInput("python-missing-classify", 13, "landcovercnn:classifyimage",
              {"INPUT": "{in}/stack.tif", "MODEL": "{in}/model.lcnn", "OUTPUT": "{out}/map.tif"},
-             "PYTHON", ("does not exist", "Python interpreter with TensorFlow", "LANDCOVER_CNN_PYTHON"),
+             "PYTHON", ("does not exist", "Install TensorFlow environment", "LANDCOVER_CNN_PYTHON"),
              env={"LANDCOVER_CNN_PYTHON": "/opt/no-such-python/bin/python3"}),
     BadInput("python-without-tensorflow-train", 13, "landcovercnn:trainmodel",
              {"INPUT": "{in}/samples.csv", **TRAIN_FAST, "OUTPUT_MODEL": "{out}/model.lcnn",
