@@ -90,7 +90,8 @@ def load(name: str) -> Data:
 
     csv_path, raster, label, names = {
         "s2": (testing.reference_samples_csv(), testing.reference_stack(), "code", "fclass"),
-        "berlin": (testing.berlin_samples_csv(), testing.BERLIN_IMAGE, "class_id", "class_name")}[name]
+        "berlin": (testing.berlin_samples_csv(), testing.berlin_dir() / testing.BERLIN_IMAGE_NAME,
+                   "class_id", "class_name")}[name]
     table = read_samples(str(csv_path), label, group="polygon_id", names_field=names)
     legend = build_legend(table)
     return Data(name, table, legend, legend.ids_from_codes(table.codes), str(raster), label, names)

@@ -30,8 +30,10 @@ class RecordingReporter:
 
 
 def shared_data_dir() -> Path:
-    """The shared real data: ``../shared/data`` beside the clone (CI puts it there); in a git
-    worktree, beside the clone the worktree belongs to."""
+    """The shared real data: ``LANDCOVER_SHARED_DATA`` if set, else ``../shared/data`` beside the
+    clone (CI puts it there); in a git worktree, beside the clone the worktree belongs to."""
+    if os.environ.get("LANDCOVER_SHARED_DATA"):
+        return Path(os.environ["LANDCOVER_SHARED_DATA"])
     candidates = [ROOT.parent / "shared" / "data"]
     git = ROOT / ".git"
     if git.is_file():  # a worktree: ".git" says "gitdir: <clone>/.git/worktrees/<name>"
@@ -120,11 +122,9 @@ OSM_CODES = [7201, 7203, 7205, 7208, 7217, 7218, 8200, 8221]
 #: small, for speed, with a halo of 2.
 FAMILY_PATCH_SIZE = 5
 CACHE_DIR = ROOT / "build" / "test-cache"
-#: The second real data set (../shared/data beside the project root; LANDCOVER_SHARED_DATA overrides).
-SHARED_DATA = Path(os.environ.get("LANDCOVER_SHARED_DATA", ROOT.parent / "shared" / "data"))
-BERLIN_DIR = SHARED_DATA / "berlin_urban_gradient"
-BERLIN_IMAGE = BERLIN_DIR / "hymap_berlin_3.6m_4band.tif"
-BERLIN_POLYGONS = BERLIN_DIR / "landcover_berlin_polygons.gpkg"
+#: The second real data set's image and polygons, in berlin_dir().
+BERLIN_IMAGE_NAME = "hymap_berlin_3.6m_4band.tif"
+BERLIN_POLYGONS_NAME = "landcover_berlin_polygons.gpkg"
 BERLIN_CODES = [1, 2, 3, 4, 5, 6]
 
 
@@ -291,15 +291,13 @@ def berlin_samples_csv(step: int = 1) -> Path:
     import numpy as np
     from osgeo import gdal, ogr
 
-    if not BERLIN_IMAGE.is_file():
-        raise FileNotFoundError(f"the Berlin data set is missing: {BERLIN_DIR} (set LANDCOVER_SHARED_DATA to "
-                                "the folder holding berlin_urban_gradient/)")
+    berlin_image, berlin_polygons = berlin_dir() / BERLIN_IMAGE_NAME, berlin_dir() / BERLIN_POLYGONS_NAME
 
     def build(path: Path) -> None:
-        image = gdal.Open(str(BERLIN_IMAGE))
+        image = gdal.Open(str(berlin_image))
         x0, dx, _, y0, _, dy = image.GetGeoTransform()
         fids_path = path.with_suffix(".fids.tif")
-        _rasterize_sql(fids_path, srcDS=str(BERLIN_POLYGONS), format="GTiff", outputType=gdal.GDT_Int32,
+        _rasterize_sql(fids_path, srcDS=str(berlin_polygons), format="GTiff", outputType=gdal.GDT_Int32,
                        outputBounds=(x0, y0 + dy * image.RasterYSize, x0 + dx * image.RasterXSize, y0),
                        width=image.RasterXSize, height=image.RasterYSize, initValues=-1, attribute="burn",
                        SQLStatement="SELECT CAST(fid AS INTEGER) + 0 AS burn, geom FROM landcover "
@@ -308,7 +306,7 @@ def berlin_samples_csv(step: int = 1) -> Path:
         os.remove(fids_path)
         values = image.ReadAsArray()
         names = [image.GetRasterBand(i + 1).GetDescription() for i in range(image.RasterCount)]
-        source = ogr.Open(str(BERLIN_POLYGONS))
+        source = ogr.Open(str(berlin_polygons))
         classes = {f.GetFID(): (int(f.GetField("class_id")), f.GetField("class_name"))
                    for f in source.GetLayer("landcover")}
         rows, cols = np.nonzero((fids >= 0) & (values != -99).all(axis=0))
