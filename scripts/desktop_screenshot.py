@@ -51,7 +51,10 @@ DEFAULT_SCREENSHOT = ROOT / "docs" / "images" / "desktop_first_map.png"
 PROFILES_FOLDER = "QGIS profiles Zoë Łódź"
 #: Train land cover model on a samples CSV in seconds: a few epochs (--train-epochs) of the per-pixel
 #: default model.
-FAST_TRAINING = {"LABEL": "code", "NAMES_FIELD": "fclass", "PATIENCE": 2, "BATCH_SIZE": 256}
+# MODEL_TYPE 4 = pixel_mlp: a network, so that the run proves the installed TensorFlow trains (on
+# these few polygons "Automatic" would take the random forest, which needs no TensorFlow).
+FAST_TRAINING = {"LABEL": "code", "NAMES_FIELD": "fclass", "PATIENCE": 2, "BATCH_SIZE": 256,
+                 "MODEL_TYPE": 4}
 PROBE_SOURCE = Path(__file__).resolve().with_name("desktop_probe.py")
 SCREEN_SIZE = "1440x900x24"
 STARTUP_TIMEOUT_S = 120.0
