@@ -356,9 +356,11 @@ def test_crafted_model_file_runs_no_code(craft, tmp_path):
     crafted = craft(tmp_path, marker)
     assert not marker.exists()
     output = tmp_path / "map.tif"
+    # ENGINE tensorflow: the engine that reads model.keras (ONNX Runtime runs the file's model.onnx,
+    # plain data, and never opens the crafted member)
     proc = subprocess.run(
         [VENV_PYTHON, "-m", "landcover_cnn_plugin.worker", "classify", "--raster", str(reference_stack()),
-         "--model", str(crafted), "--output", str(output), "--progress", "jsonl"],
+         "--model", str(crafted), "--output", str(output), "--engine", "tensorflow", "--progress", "jsonl"],
         capture_output=True, text=True, timeout=300, env=worker_environment())
     messages = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     errors = [m for m in messages if m["type"] == "error"]
